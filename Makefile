@@ -1,0 +1,75 @@
+# minio-torch-lab. `make help` lists the targets. Any setting from .env can be given on the
+# command line and reaches Compose and the Python tools: make up SEED_LIMIT=1000
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+VENV ?= .venv
+PYTHON ?= python3
+# Untracked overrides: values in .env.local win over .env (the environment wins over both).
+ENV_FILES := .env $(wildcard .env.local)
+COMPOSE := docker compose $(foreach f,$(ENV_FILES),--env-file $(f))
+PYTEST_ARGS ?=
+
+# Seed from a local directory of IDX files: make up SOURCE_DIR=/usr/share/datasets/fashion-mnist
+ifdef SOURCE_DIR
+export SEED_SOURCE := /source
+export SEED_SOURCE_DIR := $(abspath $(SOURCE_DIR))
+endif
+
+.PHONY: help up seed down clean logs ps build test lint unit integration e2e venv minio-image base-image
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+up: build ## start MinIO and seed the bucket (a re-run uploads only what is missing)
+	$(COMPOSE) up -d --wait minio
+	$(COMPOSE) run --rm seeder
+
+seed: ## run the seeder again against the running MinIO (flags: make seed ARGS="--limit 100")
+	$(COMPOSE) run --rm seeder $(ARGS)
+
+down: ## stop the lab, keep the bucket's data
+	$(COMPOSE) --profile train down --remove-orphans
+
+clean: ## stop the lab and delete its volumes (bucket data, download cache)
+	$(COMPOSE) --profile train down --volumes --remove-orphans
+
+logs: ## follow the logs of every service
+	$(COMPOSE) --profile train logs -f
+
+ps: ## show the lab's containers and their health
+	$(COMPOSE) --profile train ps -a
+
+build: ## build the seeder image (EXTRA_CA_CERTS=file-or-dir adds CA certificates)
+	@bash scripts/copy-ca-certs.sh "$(EXTRA_CA_CERTS)"
+	$(COMPOSE) build seeder
+
+minio-image: ## build the MinIO server image from pinned source (needs Go; prints its tag)
+	@bash scripts/build-minio-image.sh
+
+base-image: ## build a local Python base image with debootstrap (no registry needed)
+	@bash scripts/build-base-image.sh $(or $(BASE_TAG),lab-python:bookworm)
+
+venv: $(VENV)/.installed ## create .venv with the project and its test tools
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e ".[test]"
+	@touch $@
+
+lint: venv ## ruff: lint and formatting
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+unit: venv ## unit tests (no server)
+	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
+
+integration: venv ## integration tests against a real MinIO container
+	$(VENV)/bin/pytest tests/integration $(PYTEST_ARGS)
+
+e2e: venv ## end-to-end tests: build the images and run the Compose stack
+	$(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS)
+
+test: lint ## everything CI runs: lint, unit, integration and end-to-end tests
+	$(VENV)/bin/pytest tests $(PYTEST_ARGS)

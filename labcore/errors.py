@@ -1,0 +1,23 @@
+"""Errors that reach the user as one line, never as a traceback."""
+
+from __future__ import annotations
+
+
+class LabError(Exception):
+    """A problem the user can fix; its message is the whole report."""
+
+    exit_code = 1
+
+
+class ConfigError(LabError):
+    """A configuration mistake: found before any work starts, names the variable and the fix."""
+
+    exit_code = 2
+
+
+class DataError(LabError):
+    """Source data that cannot be read or does not have the expected format."""
+
+
+class StoreError(LabError):
+    """The object store could not be reached or refused a request."""

@@ -1,0 +1,216 @@
+"""One typed settings object, read from the environment and `.env`, validated once at start.
+
+Both conventions of the lab live side by side: the MinIO Python SDK takes ``host:port`` plus a
+``secure`` flag (``MINIO_*``), while the S3 Connector for PyTorch and every AWS tool take a URL
+with a scheme (``AWS_*``). Mixing the two up is the most common mistake, so both are checked here
+and every message names the variable and the fix.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import dotenv_values, find_dotenv
+
+from labcore.errors import ConfigError
+
+MINIO_VARS = ("MINIO_ENDPOINT", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY")
+S3_VARS = ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_HOST_PORT_RE = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9._-]+)(:(\d{1,5}))?$")
+_PREFIX_RE = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def default_cache_dir() -> str:
+    """Where downloaded MNIST files are kept when ``MNIST_CACHE_DIR`` is not set."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return str(Path(base) / "minio-torch-lab" / "mnist")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the lab. Field names are the lower-cased environment variables."""
+
+    bucket: str = "lab-data"
+    data_prefix: str = "mnist"
+    minio_endpoint: str = ""
+    minio_access_key: str = ""
+    minio_secret_key: str = field(default="", repr=False)
+    minio_secure: bool = False
+    aws_endpoint_url: str = ""
+    aws_region: str = "us-east-1"
+    aws_access_key_id: str = ""
+    aws_secret_access_key: str = field(default="", repr=False)
+    seed_source: str = "mnist"
+    seed_limit: int | None = None
+    seed_workers: int = 16
+    mnist_cache_dir: str = field(default_factory=default_cache_dir)
+    mnist_mirrors: tuple[str, ...] = ()
+
+    @property
+    def minio_url(self) -> str:
+        """The MinIO endpoint as a URL, for messages."""
+        return f"{'https' if self.minio_secure else 'http'}://{self.minio_endpoint}"
+
+
+def read_environment(env_file: str | os.PathLike[str] | None = None) -> dict[str, str]:
+    """Merge ``.env`` (or ``env_file``) under the process environment; the environment wins.
+
+    ``.env`` holds the lab's defaults and the process environment is how a user overrides them
+    without editing a tracked file (``SEED_LIMIT=100 make up``).
+    """
+    if env_file is not None:
+        path = Path(env_file)
+        if not path.is_file():
+            raise ConfigError(f"env file {path} does not exist: pass an existing file to --env-file")
+    else:
+        found = find_dotenv(usecwd=True)
+        path = Path(found) if found else None
+    values: dict[str, str] = {}
+    if path is not None:
+        # .env.local (untracked) beside .env holds a user's own values without editing .env.
+        for candidate in (path, path.with_name(path.name + ".local")):
+            if candidate.is_file():
+                values.update({k: v for k, v in dotenv_values(candidate).items() if v is not None})
+    values.update(os.environ)
+    return values
+
+
+def load_settings(
+    env_file: str | os.PathLike[str] | None = None,
+    *,
+    require: Iterable[str] = (),
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build and validate :class:`Settings`.
+
+    ``require`` names the variables this command cannot run without (see ``MINIO_VARS`` and
+    ``S3_VARS``); every variable that is set is checked for form whether required or not.
+    ``environ`` replaces the environment and ``.env`` entirely (tests).
+    """
+    env = dict(environ) if environ is not None else read_environment(env_file)
+
+    def get(name: str) -> str | None:
+        value = env.get(name)
+        return value.strip() if value is not None else None
+
+    for name in require:
+        if not get(name):
+            raise ConfigError(f"{name} is not set: add it to .env or export it (README, Configuration)")
+
+    defaults = Settings()
+    kwargs: dict[str, object] = {}
+
+    bucket = get("BUCKET") or defaults.bucket
+    if not _BUCKET_RE.match(bucket) or ".." in bucket:
+        raise ConfigError(
+            f"BUCKET={bucket!r} is not a valid bucket name: use 3-63 lowercase letters, digits, "
+            "'-' or '.', e.g. BUCKET=lab-data"
+        )
+    kwargs["bucket"] = bucket
+
+    prefix = (get("DATA_PREFIX") or defaults.data_prefix).strip("/")
+    if not _PREFIX_RE.match(prefix):
+        raise ConfigError(
+            f"DATA_PREFIX={prefix!r} is not a plain key prefix: use letters, digits, '.', '_', '-' "
+            "and '/', e.g. DATA_PREFIX=mnist"
+        )
+    kwargs["data_prefix"] = prefix
+
+    endpoint = get("MINIO_ENDPOINT")
+    if endpoint:
+        kwargs["minio_endpoint"] = _check_host_port(endpoint)
+    secure = get("MINIO_SECURE")
+    if secure is not None:
+        kwargs["minio_secure"] = _parse_bool("MINIO_SECURE", secure)
+
+    url = get("AWS_ENDPOINT_URL")
+    if url:
+        kwargs["aws_endpoint_url"] = _check_url(url)
+    region = get("AWS_REGION")
+    if region:
+        if not re.match(r"^[a-z0-9-]+$", region):
+            raise ConfigError(f"AWS_REGION={region!r} is not a region name: set AWS_REGION=us-east-1")
+        kwargs["aws_region"] = region
+
+    for name in ("MINIO_ACCESS_KEY", "MINIO_SECRET_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        value = get(name)
+        if value:
+            kwargs[name.lower()] = value
+
+    source = get("SEED_SOURCE")
+    if source:
+        kwargs["seed_source"] = source
+    kwargs["seed_limit"] = _parse_int("SEED_LIMIT", get("SEED_LIMIT"), minimum=1, optional=True)
+    workers = _parse_int("SEED_WORKERS", get("SEED_WORKERS"), minimum=1)
+    if workers is not None:
+        kwargs["seed_workers"] = workers
+    cache = get("MNIST_CACHE_DIR")
+    if cache:
+        kwargs["mnist_cache_dir"] = cache
+    mirrors = get("MNIST_MIRRORS")
+    if mirrors:
+        kwargs["mnist_mirrors"] = tuple(_check_url(m, name="MNIST_MIRRORS") for m in mirrors.split(","))
+
+    return Settings(**kwargs)  # type: ignore[arg-type]
+
+
+def _check_host_port(value: str) -> str:
+    if "://" in value:
+        bare = value.split("://", 1)[1].rstrip("/")
+        raise ConfigError(
+            f"MINIO_ENDPOINT={value!r} must be host:port without a scheme (the MinIO SDK takes "
+            f"http/https from MINIO_SECURE): set MINIO_ENDPOINT={bare}"
+        )
+    match = _HOST_PORT_RE.match(value)
+    if not match or (match.group(3) and not 0 < int(match.group(3)) < 65536):
+        raise ConfigError(
+            f"MINIO_ENDPOINT={value!r} is not host:port (no path, no spaces): "
+            "e.g. MINIO_ENDPOINT=127.0.0.1:9000"
+        )
+    return value
+
+
+def _check_url(value: str, name: str = "AWS_ENDPOINT_URL") -> str:
+    value = value.strip()
+    if not re.match(r"^https?://", value):
+        raise ConfigError(
+            f"{name}={value!r} needs a scheme (the S3 connector takes a URL): "
+            f"set {name}=http://{value.split('://')[-1]}"
+        )
+    if not re.match(r"^https?://[^/\s:]+(:\d{1,5})?(/\S*)?$", value):
+        raise ConfigError(f"{name}={value!r} is not a URL: e.g. {name}=http://127.0.0.1:9000")
+    return value.rstrip("/") if name == "AWS_ENDPOINT_URL" else value
+
+
+def _parse_bool(name: str, value: str) -> bool:
+    lowered = value.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ConfigError(f"{name}={value!r} is not true or false: set {name}=false (or true)")
+
+
+def _parse_int(name: str, value: str | None, *, minimum: int, optional: bool = False) -> int | None:
+    if value is None or value == "":
+        return None
+    if optional and value.lower() in {"all", "none"}:
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        hint = " or leave it empty for no limit" if optional else ""
+        raise ConfigError(
+            f"{name}={value!r} is not a whole number: e.g. {name}={max(minimum, 100)}{hint}"
+        ) from None
+    if number < minimum:
+        raise ConfigError(f"{name}={number} is too small: it must be at least {minimum}")
+    return number

@@ -1,0 +1,118 @@
+"""``python -m seeder``: put MNIST (or any MNIST-style IDX dataset) into MinIO as PNG objects."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from labcore.cli import run
+from labcore.clients import check_access, minio_client, store_errors
+from labcore.layout import SPLITS
+from labcore.settings import MINIO_VARS, load_settings
+from labcore.sources import MNIST_MIRRORS, fetch_mnist, load_split
+from seeder.upload import seed
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The seeder's command line; every flag defaults to its environment variable."""
+    parser = argparse.ArgumentParser(
+        prog="python -m seeder",
+        description=(
+            "Upload MNIST to MinIO as one lossless PNG per sample, at "
+            "s3://$BUCKET/$DATA_PREFIX/<split>/<label>/<index>.png. Re-runs upload only what is "
+            "missing or different. Connection settings come from .env and the environment "
+            "(MINIO_ENDPOINT, MINIO_ACCESS_KEY, MINIO_SECRET_KEY, MINIO_SECURE)."
+        ),
+        epilog=(
+            "examples:\n"
+            "  python -m seeder                      # MNIST from the public mirrors\n"
+            "  python -m seeder --source /usr/share/datasets/fashion-mnist --limit 1000\n"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--source",
+        metavar="mnist|PATH",
+        help="'mnist' downloads and verifies MNIST; PATH is a directory of IDX files, raw or .gz "
+        "[env SEED_SOURCE, default mnist]",
+    )
+    parser.add_argument(
+        "--limit",
+        type=int,
+        metavar="N",
+        help="take the first N samples of each split [env SEED_LIMIT, default all]",
+    )
+    parser.add_argument(
+        "--splits",
+        default=",".join(SPLITS),
+        metavar="LIST",
+        help="comma-separated splits to upload (default: train,test)",
+    )
+    parser.add_argument("--bucket", help="target bucket, created if missing [env BUCKET]")
+    parser.add_argument("--prefix", help="key prefix of the dataset [env DATA_PREFIX, default mnist]")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="parallel uploads [env SEED_WORKERS, default 16]",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="where MNIST downloads are kept [env MNIST_CACHE_DIR, default ~/.cache/minio-torch-lab/mnist]",
+    )
+    parser.add_argument(
+        "--prune",
+        action="store_true",
+        help="delete objects under the split prefixes that this source does not produce "
+        "(e.g. left by an earlier run with a larger --limit)",
+    )
+    parser.add_argument("--env-file", metavar="FILE", help="read settings from FILE instead of ./.env")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars, summary only")
+    return parser
+
+
+def _main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = load_settings(args.env_file, require=MINIO_VARS)
+    splits = [s.strip() for s in args.splits.split(",") if s.strip()]
+    unknown = [s for s in splits if s not in SPLITS]
+    if unknown or not splits:
+        raise SystemExit(
+            f"python -m seeder: error: --splits takes {' and/or '.join(SPLITS)}, not {args.splits!r}"
+        )
+    limit = args.limit if args.limit is not None else settings.seed_limit
+    if limit is not None and limit < 1:
+        raise SystemExit("python -m seeder: error: --limit must be at least 1")
+    workers = args.workers or settings.seed_workers
+    source = args.source or settings.seed_source
+    bucket = args.bucket or settings.bucket
+    prefix = (args.prefix or settings.data_prefix).strip("/")
+    progress = not args.no_progress
+
+    client = minio_client(settings, pool_size=workers)
+    # Check the server before any download or decoding: configuration errors come first.
+    check_access(client, settings)
+
+    if source == "mnist":
+        directory = fetch_mnist(
+            args.cache_dir or settings.mnist_cache_dir,
+            mirrors=settings.mnist_mirrors or MNIST_MIRRORS,
+            progress=progress,
+        )
+    else:
+        directory = Path(source)
+    data = [load_split(directory, name) for name in splits]
+
+    with store_errors(settings):
+        report = seed(
+            client, bucket, prefix, data, limit=limit, workers=workers, prune=args.prune, progress=progress
+        )
+    print(report.line(), flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: runs the seeder and exits with its status."""
+    run("python -m seeder", lambda: _main(argv if argv is not None else sys.argv[1:]))

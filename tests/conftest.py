@@ -1,0 +1,80 @@
+"""Fixtures shared by every kind of test: small MNIST-style IDX datasets written on the fly."""
+
+from __future__ import annotations
+
+import gzip
+import random
+import struct
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from labcore.sources import SPLIT_FILES
+
+
+def idx_bytes(shape: tuple[int, ...], data: bytes) -> bytes:
+    """The bytes of an unsigned-byte IDX file."""
+    return struct.pack(">HBB", 0, 0x08, len(shape)) + struct.pack(f">{len(shape)}I", *shape) + data
+
+
+def write_dataset(
+    directory: Path, counts: dict[str, int], *, rows: int = 28, cols: int = 28, gz: bool = True, seed: int = 0
+) -> dict[str, list[tuple[int, bytes]]]:
+    """Write random images and labels as MNIST-named IDX files; return the samples per split."""
+    rng = random.Random(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    samples: dict[str, list[tuple[int, bytes]]] = {}
+    for split, count in counts.items():
+        items = [(rng.randrange(10), rng.randbytes(rows * cols)) for _ in range(count)]
+        samples[split] = items
+        image_base, label_base = SPLIT_FILES[split]
+        files = {
+            image_base: idx_bytes((count, rows, cols), b"".join(p for _, p in items)),
+            label_base: idx_bytes((count,), bytes(label for label, _ in items)),
+        }
+        for base, content in files.items():
+            if gz:
+                (directory / f"{base}.gz").write_bytes(gzip.compress(content, mtime=0))
+            else:
+                (directory / base).write_bytes(content)
+    return samples
+
+
+@pytest.fixture
+def make_dataset(tmp_path: Path) -> Callable[..., tuple[Path, dict[str, list[tuple[int, bytes]]]]]:
+    """Factory: ``make_dataset({"train": 37, "test": 11})`` -> (directory, samples)."""
+
+    def factory(counts: dict[str, int], **kwargs: object) -> tuple[Path, dict[str, list[tuple[int, bytes]]]]:
+        directory = tmp_path / f"idx-{len(list(tmp_path.iterdir()))}"
+        return directory, write_dataset(directory, counts, **kwargs)  # type: ignore[arg-type]
+
+    return factory
+
+
+def run_module(module: str, args: list[str], env: dict[str, str], cwd: Path, timeout: float = 300):
+    """Run ``python -m module`` with exactly ``env`` (plus PATH) in ``cwd``; no .env is read."""
+    import os
+    import subprocess
+    import sys
+
+    full_env = {"PATH": os.environ.get("PATH", ""), "PYTHONUNBUFFERED": "1", **env}
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        env=full_env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def assert_one_line_error(result, code: int, pattern: str) -> None:
+    """The process failed with ``code`` and said why in one line, with no traceback."""
+    import re
+
+    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert re.search(pattern, lines[0]), lines[0]

@@ -1,0 +1,67 @@
+"""The Compose stack as users run it: `make` targets in a project of its own, torn down after."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from labcore.settings import read_environment
+
+REPO = Path(__file__).resolve().parents[2]
+OFFLINE_SOURCE = "/usr/share/datasets/fashion-mnist"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Lab:
+    """A running copy of the lab under its own Compose project name and ports."""
+
+    env: dict[str, str]
+
+    def make(self, *targets: str, timeout: float = 1800, **variables: str) -> subprocess.CompletedProcess:
+        args = ["make", "-C", str(REPO), *targets, *(f"{k}={v}" for k, v in variables.items())]
+        return subprocess.run(args, env=self.env, capture_output=True, text=True, timeout=timeout)
+
+    def compose(self, *args: str) -> subprocess.CompletedProcess:
+        cmd = ["docker", "compose", "--project-directory", str(REPO), *args]
+        return subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="session")
+def lab() -> Iterator[Lab]:
+    """The lab's environment for a project of its own; `make clean` at the end."""
+    source = os.environ.get("LAB_OFFLINE_SOURCE", OFFLINE_SOURCE)
+    if not Path(source, "train-labels-idx1-ubyte.gz").exists():
+        pytest.fail(
+            f"no IDX files at {source}: apt-get install dataset-fashion-mnist or set LAB_OFFLINE_SOURCE"
+        )
+    settings_env = read_environment()
+    env = {
+        **os.environ,
+        # Never touch a user's own `make up`: another project name, other ports.
+        "COMPOSE_PROJECT_NAME": f"mtl-e2e-{uuid.uuid4().hex[:8]}",
+        "MINIO_API_PORT": str(free_port()),
+        "MINIO_CONSOLE_PORT": str(free_port()),
+        "MINIO_IMAGE": settings_env["MINIO_IMAGE"],
+        "PYTHON_IMAGE": settings_env.get("PYTHON_IMAGE", "python:3.11-slim-bookworm"),
+        "SEED_SOURCE": "/source",
+        "SEED_SOURCE_DIR": source,
+    }
+    env.pop("MAKEFLAGS", None)
+    lab = Lab(env)
+    try:
+        yield lab
+    finally:
+        lab.make("clean", timeout=300)

@@ -1,0 +1,50 @@
+"""`make up` brings MinIO up healthy and seeds it; a second `make up` uploads nothing."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+
+import pytest
+
+from labcore.settings import read_environment
+
+pytestmark = pytest.mark.e2e
+
+LIMIT = 150
+
+
+def test_make_up_seeds_and_is_idempotent(lab):
+    first = lab.make("up", SEED_LIMIT=str(LIMIT))
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    assert re.search(
+        rf"seeded s3://lab-data/mnist/ \(train {LIMIT}, test {LIMIT}\): uploaded {2 * LIMIT}, skipped 0",
+        first.stdout,
+    ), first.stdout[-2000:]
+
+    status = lab.compose("ps", "--format", "json", "minio")
+    assert status.returncode == 0, status.stderr
+    rows = [json.loads(line) for line in status.stdout.splitlines() if line.strip()]
+    assert rows and rows[0]["Health"] == "healthy", rows
+
+    second = lab.make("up", SEED_LIMIT=str(LIMIT))
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert f"uploaded 0, skipped {2 * LIMIT} already there" in second.stdout
+
+
+def test_images_carry_no_credentials(lab):
+    # Credentials reach containers at run time only: no layer, label or ENV of an image holds them.
+    secrets = {read_environment()[name] for name in ("MINIO_SECRET_KEY", "MINIO_ROOT_PASSWORD")}
+    built = lab.make("build")
+    assert built.returncode == 0, built.stderr[-3000:]
+    for image in ("minio-torch-lab/seeder:local",):
+        config = docker("image", "inspect", image)
+        history = docker("history", "--no-trunc", image)
+        for secret in secrets:
+            assert secret not in config and secret not in history, image
+        assert "SECRET" not in config
+
+
+def docker(*args: str) -> str:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=True).stdout

@@ -1,0 +1,158 @@
+"""The seeder against a real MinIO server."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from minio.deleteobjects import DeleteObject
+
+from labcore.clients import minio_client
+from labcore.layout import sample_key
+from labcore.png import decode_png
+from labcore.sources import load_split
+from seeder.upload import seed
+from tests.conftest import assert_one_line_error, run_module
+
+COUNTS = {"train": 37, "test": 11}  # neither divides evenly by typical worker counts
+
+
+def listing(client, bucket: str) -> dict[str, str]:
+    return {o.object_name: o.etag for o in client.list_objects(bucket, recursive=True)}
+
+
+def seed_dir(client, settings, directory, **kwargs):
+    splits = [load_split(directory, name) for name in COUNTS]
+    return seed(client, settings.bucket, settings.data_prefix, splits, progress=False, **kwargs)
+
+
+def test_every_key_and_its_pixels(make_dataset, lab_settings):
+    directory, samples = make_dataset(COUNTS)
+    client = minio_client(lab_settings)
+    report = seed_dir(client, lab_settings, directory, workers=4)
+    assert (report.uploaded, report.skipped) == (48, 0)
+    expected = {
+        sample_key("mnist", split, label, index): pixels
+        for split, items in samples.items()
+        for index, (label, pixels) in enumerate(items)
+    }
+    stored = listing(client, lab_settings.bucket)
+    assert set(stored) == set(expected)
+    for key, pixels in expected.items():
+        response = client.get_object(lab_settings.bucket, key)
+        try:
+            assert decode_png(response.read()) == (28, 28, pixels), key
+            assert response.headers["Content-Type"] == "image/png"
+        finally:
+            response.close()
+            response.release_conn()
+
+
+def test_reseed_uploads_nothing(make_dataset, lab_settings):
+    directory, _ = make_dataset(COUNTS)
+    client = minio_client(lab_settings)
+    seed_dir(client, lab_settings, directory)
+    before = listing(client, lab_settings.bucket)
+    again = seed_dir(client, lab_settings, directory)
+    assert (again.uploaded, again.skipped, again.bytes_uploaded) == (0, 48, 0)
+    assert listing(client, lab_settings.bucket) == before
+    assert "uploaded 0, skipped 48" in again.line()
+
+
+def test_interrupted_and_damaged_seeds_converge(make_dataset, lab_settings, lab_env):
+    directory, _ = make_dataset(COUNTS)
+    client = minio_client(lab_settings)
+    # A reference bucket seeded in one go.
+    reference = seed_dir(client, lab_settings, directory, workers=1)
+    wanted = listing(client, lab_settings.bucket)
+    assert reference.uploaded == 48
+
+    # A second bucket: a partial run (as if killed), one object damaged, one deleted, one foreign.
+    other = lab_settings.__class__(**{**lab_settings.__dict__, "bucket": lab_settings.bucket + "-b"})
+    seed_dir(client, other, directory, limit=5)
+    keys = sorted(listing(client, other.bucket))
+    client.put_object(other.bucket, keys[0], io.BytesIO(b"garbage"), 7)
+    client.remove_object(other.bucket, keys[1])
+    client.put_object(other.bucket, "mnist/train/3/99999.png", io.BytesIO(b"x"), 1)
+
+    resumed = seed_dir(client, other, directory, workers=8)
+    assert resumed.uploaded == 48 - 10 + 2  # everything but the 8 intact ones from the partial run
+    assert resumed.stale == 1
+    converged = listing(client, other.bucket)
+    assert {k: v for k, v in converged.items() if k != "mnist/train/3/99999.png"} == wanted
+
+    pruned = seed_dir(client, other, directory, prune=True)
+    assert (pruned.uploaded, pruned.pruned) == (0, 1)
+    assert listing(client, other.bucket) == wanted
+    client.remove_objects(other.bucket, [DeleteObject(k) for k in wanted])
+
+
+def test_cli_seeds_and_reports(make_dataset, lab_env, tmp_path):
+    directory, _ = make_dataset(COUNTS)
+    args = ["--source", str(directory), "--limit", "20", "--no-progress"]
+    first = run_module("seeder", args, lab_env, tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert (
+        f"seeded s3://{lab_env['BUCKET']}/mnist/ (train 20, test 11): uploaded 31, skipped 0" in first.stdout
+    )
+    second = run_module("seeder", args, lab_env, tmp_path)
+    assert "uploaded 0, skipped 31 already there" in second.stdout
+
+
+@pytest.mark.parametrize("damage", ["truncated", "not-gzip", "wrong-shape"])
+def test_corrupt_source_fails_clearly_and_uploads_nothing(
+    make_dataset, lab_env, lab_settings, tmp_path, damage
+):
+    directory, _ = make_dataset(COUNTS)
+    victim = directory / "train-images-idx3-ubyte.gz"
+    data = victim.read_bytes()
+    if damage == "truncated":
+        victim.write_bytes(data[: len(data) // 3])
+    elif damage == "not-gzip":
+        victim.write_bytes(b"<html>404 not found</html>")
+    else:
+        import gzip
+
+        from tests.conftest import idx_bytes
+
+        victim.write_bytes(gzip.compress(idx_bytes((5, 28), bytes(140))))
+    result = run_module("seeder", ["--source", str(directory), "--no-progress"], lab_env, tmp_path)
+    assert_one_line_error(result, 1, r"train-images-idx3-ubyte\.gz: ")
+    client = minio_client(lab_settings)
+    assert not client.bucket_exists(lab_settings.bucket) or not listing(client, lab_settings.bucket)
+
+
+def test_wrong_credentials_are_one_line(lab_env, tmp_path):
+    result = run_module(
+        "seeder", ["--source", str(tmp_path)], {**lab_env, "MINIO_SECRET_KEY": "not-the-secret"}, tmp_path
+    )
+    assert_one_line_error(result, 2, r"rejected MINIO_SECRET_KEY for MINIO_ACCESS_KEY='lab-test-admin'")
+    result = run_module(
+        "seeder", ["--source", str(tmp_path)], {**lab_env, "MINIO_ACCESS_KEY": "nobody"}, tmp_path
+    )
+    assert_one_line_error(result, 2, r"does not know MINIO_ACCESS_KEY='nobody'")
+
+
+def test_checksum_failure_through_the_cli(lab_env, tmp_path):
+    # The download path end to end: a mirror on loopback that serves files which are not MNIST.
+    import http.server
+    import threading
+
+    (tmp_path / "www").mkdir()
+    (tmp_path / "www" / "train-images-idx3-ubyte.gz").write_bytes(b"not mnist")
+    handler = lambda *a, **kw: http.server.SimpleHTTPRequestHandler(*a, directory=str(tmp_path / "www"), **kw)  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        env = {
+            **lab_env,
+            "MNIST_MIRRORS": f"http://127.0.0.1:{server.server_address[1]}/",
+            "MNIST_CACHE_DIR": str(tmp_path / "cache"),
+        }
+        result = run_module("seeder", ["--source", "mnist", "--no-progress"], env, tmp_path)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert_one_line_error(
+        result, 1, r"could not download train-images-idx3-ubyte\.gz .*SHA-256 .* is not the expected"
+    )

@@ -1,0 +1,57 @@
+"""The seeder's command line, run as users run it, for mistakes caught before any server is used."""
+
+import socket
+
+import pytest
+
+from tests.conftest import assert_one_line_error, run_module
+
+ENV = {
+    "MINIO_ENDPOINT": "127.0.0.1:9000",
+    "MINIO_ACCESS_KEY": "lab",
+    "MINIO_SECRET_KEY": "lab-secret",
+}
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_help_reads_well(tmp_path):
+    result = run_module("seeder", ["--help"], {}, tmp_path)
+    assert result.returncode == 0
+    for flag in ("--source", "--limit", "--bucket", "--workers", "--prune", "SEED_SOURCE"):
+        assert flag in result.stdout
+
+
+@pytest.mark.parametrize(
+    "override,pattern",
+    [
+        (
+            {"MINIO_ENDPOINT": "http://127.0.0.1:9000"},
+            r"MINIO_ENDPOINT=.* must be host:port without a scheme",
+        ),
+        ({"AWS_ENDPOINT_URL": "127.0.0.1:9000"}, r"AWS_ENDPOINT_URL=.* needs a scheme"),
+        ({"MINIO_SECRET_KEY": ""}, r"MINIO_SECRET_KEY is not set"),
+        ({"SEED_LIMIT": "lots"}, r"SEED_LIMIT='lots' is not a whole number"),
+    ],
+)
+def test_configuration_mistakes_exit_2_with_one_line(tmp_path, override, pattern):
+    result = run_module("seeder", [], {**ENV, **override}, tmp_path)
+    assert_one_line_error(result, 2, pattern)
+
+
+def test_unreachable_endpoint_is_one_line(tmp_path):
+    env = {**ENV, "MINIO_ENDPOINT": f"127.0.0.1:{closed_port()}"}
+    result = run_module("seeder", ["--source", str(tmp_path)], env, tmp_path, timeout=60)
+    assert_one_line_error(
+        result, 1, r"cannot reach MinIO at http://127\.0\.0\.1:\d+ \(MINIO_ENDPOINT\).*make up"
+    )
+
+
+def test_bad_flags_are_usage_errors(tmp_path):
+    result = run_module("seeder", ["--splits", "validation"], ENV, tmp_path)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "--splits takes train and/or test" in result.stderr

@@ -1,0 +1,88 @@
+import pytest
+
+from labcore.errors import ConfigError
+from labcore.settings import MINIO_VARS, S3_VARS, load_settings, read_environment
+
+GOOD = {
+    "MINIO_ENDPOINT": "127.0.0.1:9000",
+    "MINIO_ACCESS_KEY": "lab",
+    "MINIO_SECRET_KEY": "secret-123",
+    "AWS_ENDPOINT_URL": "http://127.0.0.1:9000/",
+    "AWS_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "lab",
+    "AWS_SECRET_ACCESS_KEY": "secret-123",
+}
+
+
+def settings(**overrides):
+    return load_settings(environ={**GOOD, **overrides}, require=MINIO_VARS + S3_VARS)
+
+
+def test_defaults_and_parsing():
+    s = settings(MINIO_SECURE="TRUE", SEED_LIMIT="250", SEED_WORKERS="4")
+    assert s.bucket == "lab-data" and s.data_prefix == "mnist"
+    assert s.minio_secure is True and s.minio_url == "https://127.0.0.1:9000"
+    assert s.aws_endpoint_url == "http://127.0.0.1:9000"
+    assert (s.seed_limit, s.seed_workers) == (250, 4)
+    assert settings(SEED_LIMIT="").seed_limit is None
+
+
+def test_secret_is_not_in_repr():
+    assert "secret-123" not in repr(settings())
+
+
+@pytest.mark.parametrize(
+    "name,value,message",
+    [
+        (
+            "MINIO_ENDPOINT",
+            "http://minio:9000",
+            r"MINIO_ENDPOINT='http://minio:9000' must be host:port without a scheme.*set MINIO_ENDPOINT=minio:9000",
+        ),
+        ("MINIO_ENDPOINT", "minio:9000/path", "MINIO_ENDPOINT='minio:9000/path' is not host:port"),
+        ("MINIO_ENDPOINT", "minio:99999", "is not host:port"),
+        (
+            "AWS_ENDPOINT_URL",
+            "127.0.0.1:9000",
+            r"AWS_ENDPOINT_URL='127.0.0.1:9000' needs a scheme.*set AWS_ENDPOINT_URL=http://127.0.0.1:9000",
+        ),
+        ("AWS_ENDPOINT_URL", "ftp://host", "needs a scheme"),
+        ("MINIO_SECURE", "maybe", "MINIO_SECURE='maybe' is not true or false"),
+        ("SEED_LIMIT", "ten", "SEED_LIMIT='ten' is not a whole number"),
+        ("SEED_LIMIT", "0", "SEED_LIMIT=0 is too small"),
+        ("SEED_WORKERS", "-2", "SEED_WORKERS=-2 is too small"),
+        ("BUCKET", "My_Bucket", "BUCKET='My_Bucket' is not a valid bucket name"),
+        ("BUCKET", "ab", "is not a valid bucket name"),
+        ("DATA_PREFIX", "bad prefix", "DATA_PREFIX='bad prefix' is not a plain key prefix"),
+        ("AWS_REGION", "US East", "AWS_REGION='US East' is not a region name"),
+        ("MNIST_MIRRORS", "mirror.example/mnist", "MNIST_MIRRORS='mirror.example/mnist' needs a scheme"),
+    ],
+)
+def test_mistakes_name_the_variable_and_the_fix(name, value, message):
+    with pytest.raises(ConfigError, match=message):
+        settings(**{name: value})
+
+
+def test_required_variables():
+    env = dict(GOOD)
+    del env["MINIO_ACCESS_KEY"]
+    with pytest.raises(ConfigError, match="MINIO_ACCESS_KEY is not set"):
+        load_settings(environ=env, require=MINIO_VARS)
+    # What a command does not need may be missing.
+    assert load_settings(environ={}, require=()).minio_endpoint == ""
+
+
+def test_environment_wins_over_env_files(tmp_path, monkeypatch):
+    (tmp_path / ".env").write_text("BUCKET=from-dotenv\nDATA_PREFIX=from-dotenv\nSEED_LIMIT=5\n")
+    (tmp_path / ".env.local").write_text("DATA_PREFIX=from-local\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SEED_LIMIT", "7")
+    monkeypatch.delenv("BUCKET", raising=False)
+    monkeypatch.delenv("DATA_PREFIX", raising=False)
+    env = read_environment()
+    assert (env["BUCKET"], env["DATA_PREFIX"], env["SEED_LIMIT"]) == ("from-dotenv", "from-local", "7")
+
+
+def test_missing_env_file_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        read_environment(tmp_path / "nope.env")
