@@ -9,6 +9,10 @@ PYTHON ?= python3
 ENV_FILES := .env $(wildcard .env.local)
 COMPOSE := docker compose $(foreach f,$(ENV_FILES),--env-file $(f))
 PYTEST_ARGS ?=
+# CPU torch for the host venv and the trainer image; https://pypi.org/simple where only PyPI is
+# reachable (its CUDA build runs on the CPU).
+TORCH_INDEX_URL ?= https://download.pytorch.org/whl/cpu
+export TORCH_INDEX_URL
 
 # Seed from a local directory of IDX files: make up SOURCE_DIR=/usr/share/datasets/fashion-mnist
 ifdef SOURCE_DIR
@@ -16,7 +20,7 @@ export SEED_SOURCE := /source
 export SEED_SOURCE_DIR := $(abspath $(SOURCE_DIR))
 endif
 
-.PHONY: help up seed down clean logs ps build test lint unit integration e2e venv minio-image base-image
+.PHONY: help up train seed down clean logs ps build test lint unit integration e2e venv minio-image base-image
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -25,24 +29,28 @@ up: build ## start MinIO and seed the bucket (a re-run uploads only what is miss
 	$(COMPOSE) up -d --wait minio
 	$(COMPOSE) run --rm seeder
 
+train: build ## train on the seeded bucket (make train EPOCHS=2 NUM_WORKERS=4 LOADER=map)
+	$(COMPOSE) up -d --wait minio
+	$(COMPOSE) run --rm --no-deps trainer $(ARGS)
+
 seed: ## run the seeder again against the running MinIO (flags: make seed ARGS="--limit 100")
 	$(COMPOSE) run --rm seeder $(ARGS)
 
 down: ## stop the lab, keep the bucket's data
-	$(COMPOSE) --profile train down --remove-orphans
+	$(COMPOSE) down --remove-orphans
 
 clean: ## stop the lab and delete its volumes (bucket data, download cache)
-	$(COMPOSE) --profile train down --volumes --remove-orphans
+	$(COMPOSE) down --volumes --remove-orphans
 
 logs: ## follow the logs of every service
-	$(COMPOSE) --profile train logs -f
+	$(COMPOSE) logs -f
 
 ps: ## show the lab's containers and their health
-	$(COMPOSE) --profile train ps -a
+	$(COMPOSE) ps -a
 
-build: ## build the seeder image (EXTRA_CA_CERTS=file-or-dir adds CA certificates)
+build: ## build the seeder and trainer images (EXTRA_CA_CERTS=file-or-dir adds CA certificates)
 	@bash scripts/copy-ca-certs.sh "$(EXTRA_CA_CERTS)"
-	$(COMPOSE) build seeder
+	$(COMPOSE) build seeder trainer
 
 minio-image: ## build the MinIO server image from pinned source (needs Go; prints its tag)
 	@bash scripts/build-minio-image.sh
@@ -50,12 +58,13 @@ minio-image: ## build the MinIO server image from pinned source (needs Go; print
 base-image: ## build a local Python base image with debootstrap (no registry needed)
 	@bash scripts/build-base-image.sh $(or $(BASE_TAG),lab-python:bookworm)
 
-venv: $(VENV)/.installed ## create .venv with the project and its test tools
+venv: $(VENV)/.installed ## create .venv with the project, torch and the test tools
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e ".[test]"
+	$(VENV)/bin/pip install -q --index-url "$(TORCH_INDEX_URL)" --extra-index-url https://pypi.org/simple "torch>=2.0.1,!=2.5.0"
+	$(VENV)/bin/pip install -q -e ".[train,test]"
 	@touch $@
 
 lint: venv ## ruff: lint and formatting

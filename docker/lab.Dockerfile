@@ -36,3 +36,19 @@ COPY seeder /app/seeder
 RUN pip install -q /app
 USER 10001:10001
 ENTRYPOINT ["python", "-m", "seeder"]
+
+FROM runtime AS trainer
+# CPU wheels by default (a few hundred MB). Where only PyPI is reachable (CI here), pass
+# TORCH_INDEX_URL=https://pypi.org/simple: PyPI's Linux wheel is the CUDA build, which runs on CPU.
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+ARG TORCH_VERSION=2.15.0
+# torch first, in a layer of its own: it is the slow download, and code changes must not redo it.
+RUN pip install -q --index-url "${TORCH_INDEX_URL}" --extra-index-url https://pypi.org/simple \
+      "torch==${TORCH_VERSION}"
+COPY pyproject.toml README.md /app/
+COPY labcore /app/labcore
+COPY seeder /app/seeder
+COPY trainer /app/trainer
+RUN pip install -q "/app[train]"
+USER 10001:10001
+ENTRYPOINT ["python", "-m", "trainer"]

@@ -5,6 +5,9 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urlsplit
 
 import certifi
 import urllib3
@@ -20,8 +23,57 @@ CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 30.0
 
 
-def minio_client(settings: Settings, *, pool_size: int = 16) -> Minio:
-    """A MinIO SDK client for ``MINIO_ENDPOINT`` with short timeouts and a few quick retries."""
+Convention = Literal["minio", "s3"]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where and as whom the SDK connects, and which variables said so (for messages)."""
+
+    host_port: str
+    secure: bool
+    access_key: str
+    secret_key: str
+    endpoint_var: str
+    key_var: str
+    secret_var: str
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.secure else 'http'}://{self.host_port}"
+
+
+def sdk_endpoint(settings: Settings, convention: Convention = "minio") -> Endpoint:
+    """The SDK endpoint from the ``MINIO_*`` variables (seeder) or the ``AWS_*`` ones (trainer).
+
+    The trainer lists and writes with the SDK under the same credentials the S3 connector uses,
+    so one set of keys, with one policy, covers everything it does.
+    """
+    if convention == "minio":
+        return Endpoint(
+            settings.minio_endpoint,
+            settings.minio_secure,
+            settings.minio_access_key,
+            settings.minio_secret_key,
+            "MINIO_ENDPOINT",
+            "MINIO_ACCESS_KEY",
+            "MINIO_SECRET_KEY",
+        )
+    parts = urlsplit(settings.aws_endpoint_url)
+    return Endpoint(
+        parts.netloc,
+        parts.scheme == "https",
+        settings.aws_access_key_id,
+        settings.aws_secret_access_key,
+        "AWS_ENDPOINT_URL",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+    )
+
+
+def minio_client(settings: Settings, *, convention: Convention = "minio", pool_size: int = 16) -> Minio:
+    """A MinIO SDK client with short timeouts and a few quick retries."""
+    endpoint = sdk_endpoint(settings, convention)
     http = urllib3.PoolManager(
         timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT),
         maxsize=pool_size,
@@ -33,42 +85,49 @@ def minio_client(settings: Settings, *, pool_size: int = 16) -> Minio:
         ),
     )
     return Minio(
-        settings.minio_endpoint,
-        access_key=settings.minio_access_key,
-        secret_key=settings.minio_secret_key,
-        secure=settings.minio_secure,
+        endpoint.host_port,
+        access_key=endpoint.access_key,
+        secret_key=endpoint.secret_key,
+        secure=endpoint.secure,
         # A fixed region skips the GetBucketLocation round trip before the first request.
         region=settings.aws_region,
         http_client=http,
     )
 
 
-def describe_failure(exc: BaseException, settings: Settings) -> LabError:
+def describe_failure(exc: BaseException, endpoint: Endpoint) -> LabError:
     """The one-line explanation of a failed request to MinIO through the SDK."""
-    where = f"MinIO at {settings.minio_url} (MINIO_ENDPOINT)"
+    where = f"MinIO at {endpoint.url} ({endpoint.endpoint_var})"
+    key = f"{endpoint.key_var}={endpoint.access_key!r}"
     if isinstance(exc, S3Error):
         if exc.code == "InvalidAccessKeyId":
             return ConfigError(
-                f"{where} does not know MINIO_ACCESS_KEY={settings.minio_access_key!r}: set "
-                "MINIO_ACCESS_KEY and MINIO_SECRET_KEY to credentials of that server (.env)"
+                f"{where} does not know {key}: set {endpoint.key_var} and {endpoint.secret_var} to "
+                "credentials of that server (.env)"
             )
         if exc.code == "SignatureDoesNotMatch":
             return ConfigError(
-                f"{where} rejected MINIO_SECRET_KEY for MINIO_ACCESS_KEY={settings.minio_access_key!r}: "
-                "set the matching secret in .env"
+                f"{where} rejected {endpoint.secret_var} for {key}: set the matching secret in .env"
             )
         if exc.code == "AccessDenied":
             return ConfigError(
-                f"{where} denied {exc.resource or 'the request'} to MINIO_ACCESS_KEY="
-                f"{settings.minio_access_key!r}: use keys whose policy allows it"
+                f"{where} denied {exc.resource or 'the request'} to {key}: use keys whose policy allows it"
+            )
+        if exc.code == "AuthorizationHeaderMalformed" or "region" in (exc.message or "").lower():
+            return ConfigError(
+                f"{where} refused the region: {exc.message} Set AWS_REGION to the server's region"
+            )
+        if exc.code == "NoSuchBucket":
+            return ConfigError(
+                f"bucket {exc.bucket_name!r} does not exist at {where}: check BUCKET, or seed it first (make up)"
             )
         return StoreError(f"{where} refused {exc.resource or 'a request'}: {exc.code}: {exc.message}")
     if isinstance(exc, (InvalidResponseError, ServerError)):
         return StoreError(f"{where} did not answer like an S3 server ({str(exc).splitlines()[0]})")
     if isinstance(exc, urllib3.exceptions.SSLError) or "SSL" in type(getattr(exc, "reason", None)).__name__:
         return ConfigError(
-            f"TLS with {where} failed: set MINIO_SECURE=false for a plain-HTTP server, or give its CA "
-            "in SSL_CERT_FILE"
+            f"TLS with {where} failed: use http:// (MINIO_SECURE=false) for a plain-HTTP server, "
+            "or give its CA in SSL_CERT_FILE"
         )
     if isinstance(exc, urllib3.exceptions.HTTPError):
         reason = getattr(exc, "reason", None) or exc
@@ -78,14 +137,14 @@ def describe_failure(exc: BaseException, settings: Settings) -> LabError:
 
 
 @contextlib.contextmanager
-def store_errors(settings: Settings) -> Iterator[None]:
+def store_errors(settings: Settings, convention: Convention = "minio") -> Iterator[None]:
     """Translate SDK and HTTP failures raised inside the block into :class:`LabError`."""
     try:
         yield
     except LabError:
         raise
     except (S3Error, InvalidResponseError, ServerError, urllib3.exceptions.HTTPError) as exc:
-        raise describe_failure(exc, settings) from None
+        raise describe_failure(exc, sdk_endpoint(settings, convention)) from None
 
 
 def check_access(client: Minio, settings: Settings) -> None:

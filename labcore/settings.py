@@ -19,6 +19,7 @@ from dotenv import dotenv_values, find_dotenv
 from labcore.errors import ConfigError
 
 MINIO_VARS = ("MINIO_ENDPOINT", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY")
+LOADERS = ("s3iter", "map", "manual")
 S3_VARS = ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -53,6 +54,12 @@ class Settings:
     seed_workers: int = 16
     mnist_cache_dir: str = field(default_factory=default_cache_dir)
     mnist_mirrors: tuple[str, ...] = ()
+    loader: str = "s3iter"
+    num_workers: int = 2
+    batch_size: int = 64
+    epochs: int = 2
+    shuffle_buffer: int = 8192
+    seed: int = 0
 
     @property
     def minio_url(self) -> str:
@@ -158,6 +165,22 @@ def load_settings(
     mirrors = get("MNIST_MIRRORS")
     if mirrors:
         kwargs["mnist_mirrors"] = tuple(_check_url(m, name="MNIST_MIRRORS") for m in mirrors.split(","))
+
+    loader = get("LOADER")
+    if loader:
+        if loader not in LOADERS:
+            raise ConfigError(f"LOADER={loader!r} is not one of {', '.join(LOADERS)}: e.g. LOADER=s3iter")
+        kwargs["loader"] = loader
+    for name, minimum in (
+        ("NUM_WORKERS", 0),
+        ("BATCH_SIZE", 1),
+        ("EPOCHS", 1),
+        ("SHUFFLE_BUFFER", 0),
+        ("SEED", 0),
+    ):
+        number = _parse_int(name, get(name), minimum=minimum)
+        if number is not None:
+            kwargs[name.lower()] = number
 
     return Settings(**kwargs)  # type: ignore[arg-type]
 

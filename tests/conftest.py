@@ -19,14 +19,36 @@ def idx_bytes(shape: tuple[int, ...], data: bytes) -> bytes:
 
 
 def write_dataset(
-    directory: Path, counts: dict[str, int], *, rows: int = 28, cols: int = 28, gz: bool = True, seed: int = 0
+    directory: Path,
+    counts: dict[str, int],
+    *,
+    rows: int = 28,
+    cols: int = 28,
+    gz: bool = True,
+    seed: int = 0,
+    learnable: bool = False,
 ) -> dict[str, list[tuple[int, bytes]]]:
-    """Write random images and labels as MNIST-named IDX files; return the samples per split."""
+    """Write random images and labels as MNIST-named IDX files; return the samples per split.
+
+    ``learnable`` draws a bright square whose position gives the label, so a model can learn it.
+    """
     rng = random.Random(seed)
     directory.mkdir(parents=True, exist_ok=True)
     samples: dict[str, list[tuple[int, bytes]]] = {}
+
+    def image(label: int) -> bytes:
+        pixels = bytearray(rng.randbytes(rows * cols))
+        if learnable:
+            pixels = bytearray(b // 4 for b in pixels)
+            top, left = (label // 5) * 14 + 3, (label % 5) * 5 + 1
+            for r in range(top, top + 8):
+                for c in range(left, left + 4):
+                    pixels[r * cols + c] = 255
+        return bytes(pixels)
+
     for split, count in counts.items():
-        items = [(rng.randrange(10), rng.randbytes(rows * cols)) for _ in range(count)]
+        labels = [rng.randrange(10) for _ in range(count)]
+        items = [(label, image(label)) for label in labels]
         samples[split] = items
         image_base, label_base = SPLIT_FILES[split]
         files = {

@@ -7,6 +7,7 @@ import re
 import subprocess
 
 import pytest
+from minio import Minio
 
 from labcore.settings import read_environment
 
@@ -33,12 +34,34 @@ def test_make_up_seeds_and_is_idempotent(lab):
     assert f"uploaded 0, skipped {2 * LIMIT} already there" in second.stdout
 
 
+def test_make_train_streams_every_object_once(lab):
+    # Idempotent: seeds only if the test above did not run first.
+    assert lab.make("up", SEED_LIMIT=str(LIMIT)).returncode == 0
+    result = lab.make("train", EPOCHS="1", NUM_WORKERS="2", ARGS="--run-id e2e --no-progress")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert (
+        f"train: {LIMIT} of {LIMIT} objects, 0 duplicates; test: {LIMIT} of {LIMIT} objects, 0 duplicates"
+        in (result.stdout)
+    )
+    assert "samples per worker {0: 75, 1: 75}" in result.stdout
+
+    env = read_environment()
+    client = Minio(
+        f"127.0.0.1:{lab.env['MINIO_API_PORT']}",
+        access_key=env["MINIO_ROOT_USER"],
+        secret_key=env["MINIO_ROOT_PASSWORD"],
+        secure=False,
+    )
+    metrics = json.loads(client.get_object("lab-data", "runs/e2e/metrics.json").read())
+    assert metrics["train_objects"] == LIMIT and metrics["per_epoch"][0]["samples"] == LIMIT
+
+
 def test_images_carry_no_credentials(lab):
     # Credentials reach containers at run time only: no layer, label or ENV of an image holds them.
     secrets = {read_environment()[name] for name in ("MINIO_SECRET_KEY", "MINIO_ROOT_PASSWORD")}
     built = lab.make("build")
     assert built.returncode == 0, built.stderr[-3000:]
-    for image in ("minio-torch-lab/seeder:local",):
+    for image in ("minio-torch-lab/seeder:local", "minio-torch-lab/trainer:local"):
         config = docker("image", "inspect", image)
         history = docker("history", "--no-trunc", image)
         for secret in secrets:

@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator
 
+import docker.errors
 import pytest
 
 # Ryuk (testcontainers' reaper) is one more image to pull, which machines without a registry
@@ -28,6 +29,8 @@ class LabMinio(MinioContainer):
         # MINIO_ACCESS_KEY/SECRET_KEY (set by the parent) are the deprecated spelling.
         self.with_env("MINIO_ROOT_USER", ROOT_USER)
         self.with_env("MINIO_ROOT_PASSWORD", ROOT_PASSWORD)
+        # As in docker-compose.yml: requests signed for another region are refused.
+        self.with_env("MINIO_SITE_REGION", "us-east-1")
         self.ports = {self.port: ("127.0.0.1", None)}
 
     def get_container_host_ip(self) -> str:
@@ -46,15 +49,21 @@ def minio_server() -> Iterator[LabMinio]:
     if not image:
         pytest.fail("MINIO_IMAGE is not set: set it in .env or run `make minio-image` and export its tag")
     server = LabMinio(image)
-    server.start()
+    try:
+        server.start()
+    except docker.errors.APIError as exc:
+        pytest.fail(
+            f"cannot start MinIO image {image!r} ({exc.explanation or exc}); without a registry, run "
+            "`make minio-image` and export MINIO_IMAGE=<the tag it prints>",
+            pytrace=False,
+        )
     try:
         yield server
     finally:
         server.stop()
 
 
-@pytest.fixture
-def lab_env(minio_server: LabMinio) -> dict[str, str]:
+def server_env(minio_server: LabMinio) -> dict[str, str]:
     """Settings variables for a fresh bucket on the session's server."""
     endpoint = minio_server.endpoint()
     return {
@@ -69,6 +78,12 @@ def lab_env(minio_server: LabMinio) -> dict[str, str]:
         "BUCKET": f"t-{uuid.uuid4().hex[:12]}",
         "DATA_PREFIX": "mnist",
     }
+
+
+@pytest.fixture
+def lab_env(minio_server: LabMinio) -> dict[str, str]:
+    """Settings variables for a fresh bucket on the session's server."""
+    return server_env(minio_server)
 
 
 @pytest.fixture

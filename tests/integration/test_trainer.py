@@ -1,0 +1,93 @@
+"""`python -m trainer` against a real MinIO server: a short run learns; mistakes are one line."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+
+import pytest
+
+from labcore.clients import minio_client
+from labcore.settings import load_settings
+from labcore.sources import load_split
+from seeder.upload import seed
+from tests.conftest import assert_one_line_error, run_module
+
+
+def seed_learnable(make_dataset, env, counts):
+    directory, _ = make_dataset(counts, learnable=True)
+    settings = load_settings(environ=env)
+    client = minio_client(settings)
+    seed(client, settings.bucket, "mnist", [load_split(directory, s) for s in counts], progress=False)
+    return client
+
+
+def test_short_run_learns_and_saves_its_outputs(make_dataset, lab_env, tmp_path):
+    client = seed_learnable(make_dataset, lab_env, {"train": 401, "test": 61})
+    args = ["--epochs", "3", "--workers", "2", "--batch-size", "16", "--run-id", "short", "--no-progress"]
+    result = run_module("trainer", args, lab_env, tmp_path, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    losses = [float(x) for x in re.findall(r"epoch \d/3: loss ([0-9.]+)", result.stdout)]
+    assert len(losses) == 3 and losses[2] < losses[0], result.stdout
+    assert (
+        result.stdout.count("train: 401 of 401 objects, 0 duplicates; test: 61 of 61 objects, 0 duplicates")
+        == 3
+    )
+    assert re.search(r"samples per worker \{0: \d+, 1: \d+\}", result.stdout)
+
+    metrics = json.loads(client.get_object(lab_env["BUCKET"], "runs/short/metrics.json").read())
+    assert metrics["train_objects"] == 401 and len(metrics["per_epoch"]) == 3
+    assert metrics["final_test_accuracy"] > 0.5  # ten classes: chance is 0.1
+    assert client.stat_object(lab_env["BUCKET"], "runs/short/model.pt").size > 100_000
+
+
+@pytest.mark.parametrize("loader", ["map", "manual"])
+def test_other_loaders_run_the_same_loop(make_dataset, lab_env, tmp_path, loader):
+    seed_learnable(make_dataset, lab_env, {"train": 53, "test": 17})
+    args = ["--loader", loader, "--epochs", "1", "--workers", "3", "--no-progress"]
+    result = run_module("trainer", args, lab_env, tmp_path, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "train: 53 of 53 objects, 0 duplicates; test: 17 of 17 objects, 0 duplicates" in result.stdout
+
+
+def test_empty_prefix_names_the_prefix(lab_env, tmp_path):
+    client = minio_client(load_settings(environ=lab_env))
+    client.make_bucket(lab_env["BUCKET"])
+    result = run_module("trainer", [], lab_env, tmp_path)
+    assert_one_line_error(
+        result, 1, rf"no objects under s3://{lab_env['BUCKET']}/mnist/train/: seed the bucket first"
+    )
+
+
+def test_missing_bucket(lab_env, tmp_path):
+    result = run_module("trainer", [], lab_env, tmp_path)
+    assert_one_line_error(result, 2, rf"bucket '{lab_env['BUCKET']}' does not exist .*check BUCKET")
+
+
+def test_keys_outside_the_layout(make_dataset, lab_env, tmp_path):
+    client = seed_learnable(make_dataset, lab_env, {"train": 5, "test": 5})
+    client.put_object(lab_env["BUCKET"], "mnist/train/notes.txt", io.BytesIO(b"hi"), 2)
+    result = run_module("trainer", [], lab_env, tmp_path)
+    assert_one_line_error(
+        result,
+        1,
+        r"1 objects under .* are outside the <label>/<index>\.png layout, e\.g\. mnist/train/notes\.txt",
+    )
+
+
+@pytest.mark.parametrize(
+    "override,code,pattern",
+    [
+        (
+            {"AWS_SECRET_ACCESS_KEY": "wrong-secret"},
+            2,
+            r"rejected AWS_SECRET_ACCESS_KEY for AWS_ACCESS_KEY_ID='lab-test-admin'",
+        ),
+        ({"AWS_ACCESS_KEY_ID": "nobody"}, 2, r"does not know AWS_ACCESS_KEY_ID='nobody'"),
+        ({"AWS_REGION": "eu-west-1"}, 2, r"refused the region.*AWS_REGION"),
+    ],
+)
+def test_wrong_credentials_or_region(lab_env, tmp_path, override, code, pattern):
+    result = run_module("trainer", [], {**lab_env, **override}, tmp_path)
+    assert_one_line_error(result, code, pattern)
