@@ -20,7 +20,7 @@ export SEED_SOURCE := /source
 export SEED_SOURCE_DIR := $(abspath $(SOURCE_DIR))
 endif
 
-.PHONY: help up train seed down clean logs ps build test lint unit integration e2e venv minio-image base-image
+.PHONY: help up train bench seed down clean logs ps build test lint unit integration e2e venv minio-image base-image
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -32,6 +32,11 @@ up: build ## start MinIO and seed the bucket (a re-run uploads only what is miss
 train: build ## train on the seeded bucket (make train EPOCHS=2 NUM_WORKERS=4 LOADER=map)
 	$(COMPOSE) up -d --wait minio
 	$(COMPOSE) run --rm --no-deps trainer $(ARGS)
+
+bench: venv build ## loader throughput, no model: table, results/*.json|png (BENCH_ARGS="--repeats 1")
+	$(COMPOSE) up -d --wait minio
+	$(COMPOSE) run --rm seeder --format both --no-progress
+	$(VENV)/bin/python -m trainer.bench $(BENCH_ARGS)
 
 seed: ## run the seeder again against the running MinIO (flags: make seed ARGS="--limit 100")
 	$(COMPOSE) run --rm seeder $(ARGS)
@@ -64,7 +69,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q --index-url "$(TORCH_INDEX_URL)" --extra-index-url https://pypi.org/simple "torch>=2.0.1,!=2.5.0"
-	$(VENV)/bin/pip install -q -e ".[train,test]"
+	$(VENV)/bin/pip install -q -e ".[train,bench,test]"
 	@touch $@
 
 lint: venv ## ruff: lint and formatting

@@ -8,6 +8,22 @@ from collections.abc import Callable
 from labcore.errors import LabError
 
 
+def root_message(exc: BaseException) -> str:
+    """The original message of ``exc``, also when a DataLoader worker re-raised it.
+
+    PyTorch re-raises a worker's exception in the main process with the worker's whole traceback
+    in the message; the user needs only its last line, the original error.
+    """
+    text = str(exc)
+    if "Original Traceback" not in text:
+        return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    last = [line for line in text.splitlines() if line.strip()][-1]
+    name, _, message = last.partition(": ")
+    if message and ("." in name or name.endswith(("Error", "Exception"))):
+        return message
+    return last
+
+
 def run(prog: str, main: Callable[[], int | None]) -> None:
     """Run ``main`` and turn known failures into one line on stderr and a nonzero exit.
 
@@ -17,7 +33,7 @@ def run(prog: str, main: Callable[[], int | None]) -> None:
     try:
         code = main()
     except LabError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {root_message(exc)}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import certifi
 import urllib3
 from minio import Minio
-from minio.error import InvalidResponseError, S3Error, ServerError
+from minio.error import InvalidResponseError, MinioAdminException, S3Error, ServerError
 
 from labcore.errors import ConfigError, LabError, StoreError
 from labcore.settings import Settings
@@ -122,6 +122,8 @@ def describe_failure(exc: BaseException, endpoint: Endpoint) -> LabError:
                 f"bucket {exc.bucket_name!r} does not exist at {where}: check BUCKET, or seed it first (make up)"
             )
         return StoreError(f"{where} refused {exc.resource or 'a request'}: {exc.code}: {exc.message}")
+    if isinstance(exc, MinioAdminException):
+        return StoreError(f"the admin API of {where} refused a request for {key}: {exc}")
     if isinstance(exc, (InvalidResponseError, ServerError)):
         return StoreError(f"{where} did not answer like an S3 server ({str(exc).splitlines()[0]})")
     if isinstance(exc, urllib3.exceptions.SSLError) or "SSL" in type(getattr(exc, "reason", None)).__name__:
@@ -143,7 +145,13 @@ def store_errors(settings: Settings, convention: Convention = "minio") -> Iterat
         yield
     except LabError:
         raise
-    except (S3Error, InvalidResponseError, ServerError, urllib3.exceptions.HTTPError) as exc:
+    except (
+        S3Error,
+        InvalidResponseError,
+        ServerError,
+        MinioAdminException,
+        urllib3.exceptions.HTTPError,
+    ) as exc:
         raise describe_failure(exc, sdk_endpoint(settings, convention)) from None
 
 

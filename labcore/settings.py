@@ -19,7 +19,8 @@ from dotenv import dotenv_values, find_dotenv
 from labcore.errors import ConfigError
 
 MINIO_VARS = ("MINIO_ENDPOINT", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY")
-LOADERS = ("s3iter", "map", "manual")
+LOADERS = ("s3iter", "map", "manual", "shards")
+SEED_FORMATS = ("objects", "shards", "both")
 S3_VARS = ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -54,12 +55,16 @@ class Settings:
     seed_workers: int = 16
     mnist_cache_dir: str = field(default_factory=default_cache_dir)
     mnist_mirrors: tuple[str, ...] = ()
+    seed_format: str = "objects"
+    shard_size: int = 1000
     loader: str = "s3iter"
     num_workers: int = 2
     batch_size: int = 64
     epochs: int = 2
     shuffle_buffer: int = 8192
     seed: int = 0
+    checkpoint_every: int = 500
+    resume: bool = False
 
     @property
     def minio_url(self) -> str:
@@ -134,6 +139,9 @@ def load_settings(
     endpoint = get("MINIO_ENDPOINT")
     if endpoint:
         kwargs["minio_endpoint"] = _check_host_port(endpoint)
+    resume = get("RESUME")
+    if resume is not None:
+        kwargs["resume"] = _parse_bool("RESUME", resume)
     secure = get("MINIO_SECURE")
     if secure is not None:
         kwargs["minio_secure"] = _parse_bool("MINIO_SECURE", secure)
@@ -166,17 +174,26 @@ def load_settings(
     if mirrors:
         kwargs["mnist_mirrors"] = tuple(_check_url(m, name="MNIST_MIRRORS") for m in mirrors.split(","))
 
+    seed_format = get("SEED_FORMAT")
+    if seed_format:
+        if seed_format not in SEED_FORMATS:
+            raise ConfigError(
+                f"SEED_FORMAT={seed_format!r} is not one of {', '.join(SEED_FORMATS)}: e.g. SEED_FORMAT=both"
+            )
+        kwargs["seed_format"] = seed_format
     loader = get("LOADER")
     if loader:
         if loader not in LOADERS:
             raise ConfigError(f"LOADER={loader!r} is not one of {', '.join(LOADERS)}: e.g. LOADER=s3iter")
         kwargs["loader"] = loader
     for name, minimum in (
+        ("SHARD_SIZE", 1),
         ("NUM_WORKERS", 0),
         ("BATCH_SIZE", 1),
         ("EPOCHS", 1),
         ("SHUFFLE_BUFFER", 0),
         ("SEED", 0),
+        ("CHECKPOINT_EVERY", 0),
     ):
         number = _parse_int(name, get(name), minimum=minimum)
         if number is not None:

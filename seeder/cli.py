@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
+from labcore.access import ensure_trainer_user
 from labcore.cli import run
 from labcore.clients import check_access, minio_client, store_errors
 from labcore.layout import SPLITS
-from labcore.settings import MINIO_VARS, load_settings
+from labcore.settings import MINIO_VARS, SEED_FORMATS, load_settings
+from labcore.shards import shards_prefix
 from labcore.sources import MNIST_MIRRORS, fetch_mnist, load_split
-from seeder.upload import seed
+from seeder.upload import ensure_bucket, seed, seed_shards
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,6 +66,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="where MNIST downloads are kept [env MNIST_CACHE_DIR, default ~/.cache/minio-torch-lab/mnist]",
     )
     parser.add_argument(
+        "--format",
+        choices=SEED_FORMATS,
+        help="objects: one PNG per sample under $DATA_PREFIX/; shards: tar shards under "
+        "$DATA_PREFIX-shards/ plus a manifest; both [env SEED_FORMAT, default objects]",
+    )
+    parser.add_argument(
+        "--shard-size", type=int, metavar="N", help="samples per tar shard [env SHARD_SIZE, default 1000]"
+    )
+    parser.add_argument(
         "--prune",
         action="store_true",
         help="delete objects under the split prefixes that this source does not produce "
@@ -86,6 +98,10 @@ def _main(argv: list[str] | None = None) -> int:
     if limit is not None and limit < 1:
         raise SystemExit("python -m seeder: error: --limit must be at least 1")
     workers = args.workers or settings.seed_workers
+    seed_format = args.format or settings.seed_format
+    shard_size = args.shard_size or settings.shard_size
+    if shard_size < 1:
+        raise SystemExit("python -m seeder: error: --shard-size must be at least 1")
     source = args.source or settings.seed_source
     bucket = args.bucket or settings.bucket
     prefix = (args.prefix or settings.data_prefix).strip("/")
@@ -105,11 +121,20 @@ def _main(argv: list[str] | None = None) -> int:
         directory = Path(source)
     data = [load_split(directory, name) for name in splits]
 
+    common = {"limit": limit, "workers": workers, "prune": args.prune, "progress": progress}
     with store_errors(settings):
-        report = seed(
-            client, bucket, prefix, data, limit=limit, workers=workers, prune=args.prune, progress=progress
-        )
-    print(report.line(), flush=True)
+        ensure_bucket(client, bucket)
+        user = ensure_trainer_user(replace(settings, bucket=bucket, data_prefix=prefix))
+        if user:
+            print(
+                f"trainer user {user!r}: read {prefix}/ and {shards_prefix(prefix)}/, write checkpoints/ and runs/ in {bucket}",
+                flush=True,
+            )
+        if seed_format in ("objects", "both"):
+            print(seed(client, bucket, prefix, data, **common).line(), flush=True)
+        if seed_format in ("shards", "both"):
+            report = seed_shards(client, bucket, shards_prefix(prefix), data, shard_size=shard_size, **common)
+            print(report.line(), flush=True)
     return 0
 
 

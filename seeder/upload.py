@@ -1,9 +1,10 @@
-"""Uploading a dataset as one PNG object per sample, idempotently and in parallel."""
+"""Uploading a dataset, as one PNG object per sample or as tar shards, idempotently and in parallel."""
 
 from __future__ import annotations
 
 import hashlib
 import io
+import json
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -17,6 +18,7 @@ from tqdm import tqdm
 from labcore.errors import StoreError
 from labcore.layout import sample_key, split_prefix
 from labcore.png import encode_png
+from labcore.shards import manifest_key, shard_key, write_shard
 from labcore.sources import Split
 
 
@@ -27,6 +29,7 @@ class SeedReport:
     bucket: str
     prefix: str
     counts: dict[str, int] = field(default_factory=dict)
+    objects: dict[str, int] = field(default_factory=dict)
     uploaded: int = 0
     skipped: int = 0
     stale: int = 0
@@ -35,7 +38,11 @@ class SeedReport:
     seconds: float = 0.0
 
     def line(self) -> str:
-        splits = ", ".join(f"{name} {count}" for name, count in self.counts.items())
+        def split_text(name: str, count: int) -> str:
+            objects = self.objects.get(name, count)
+            return f"{name} {count}" if objects == count else f"{name} {count} in {objects} shards"
+
+        splits = ", ".join(split_text(name, count) for name, count in self.counts.items())
         rate = self.uploaded / self.seconds if self.seconds > 0 else 0.0
         text = (
             f"seeded s3://{self.bucket}/{self.prefix}/ ({splits}): uploaded {self.uploaded}, "
@@ -69,45 +76,38 @@ def existing_etags(client: Minio, bucket: str, prefix: str) -> dict[str, str]:
     }
 
 
-def _planned(splits: Iterable[Split], prefix: str, limit: int | None) -> Iterator[tuple[str, bytes]]:
-    for split in splits:
-        for index in range(min(len(split), limit) if limit else len(split)):
-            label, pixels = split.sample(index)
-            yield sample_key(prefix, split.name, label, index), encode_png(pixels, split.rows, split.cols)
+def md5_hex(body: bytes) -> str:
+    """The ETag S3 gives a single-part upload of ``body``."""
+    return hashlib.md5(body, usedforsecurity=False).hexdigest()
 
 
-def seed(
+def _take(split: Split, limit: int | None) -> int:
+    return min(len(split), limit) if limit else len(split)
+
+
+def _upload(
     client: Minio,
     bucket: str,
-    prefix: str,
-    splits: list[Split],
+    items: Iterator[tuple[str, bytes, str]],
+    present: dict[str, str],
+    report: SeedReport,
     *,
-    limit: int | None = None,
-    workers: int = 16,
-    prune: bool = False,
-    progress: bool = True,
-) -> SeedReport:
-    """Upload every sample of ``splits`` (the first ``limit`` of each) under ``prefix``.
+    workers: int,
+    total: int,
+    progress: bool,
+) -> set[str]:
+    """PUT each ``(key, body, content type)`` unless ``present`` has it with the same MD5.
 
-    An object that is already there with the same bytes (single-part ETag = MD5) is skipped, so a
-    re-run uploads nothing and an interrupted run, re-run, converges to the same bucket. A PUT is
-    atomic in S3, so a killed seeder never leaves a partial object behind.
+    Returns every key seen. A PUT is atomic in S3, so a killed seeder never leaves a partial
+    object behind; a re-run compares and uploads only what is missing or different.
     """
-    started = time.monotonic()
-    report = SeedReport(bucket=bucket, prefix=prefix)
-    ensure_bucket(client, bucket)
-    present: dict[str, str] = {}
-    for split in splits:
-        present.update(existing_etags(client, bucket, split_prefix(prefix, split.name)))
-        report.counts[split.name] = min(len(split), limit) if limit else len(split)
-    total = sum(report.counts.values())
     wanted: set[str] = set()
 
-    def put(key: str, body: bytes) -> int:
-        client.put_object(bucket, key, io.BytesIO(body), len(body), content_type="image/png")
+    def put(key: str, body: bytes, content_type: str) -> int:
+        client.put_object(bucket, key, io.BytesIO(body), len(body), content_type=content_type)
         return len(body)
 
-    # Bounded in-flight work: the encoder must not run ahead of the uploads by a whole split.
+    # Bounded in-flight work: encoding must not run ahead of the uploads by a whole split.
     in_flight: set[Future[int]] = set()
     with (
         ThreadPoolExecutor(max_workers=workers, thread_name_prefix="put") as pool,
@@ -124,26 +124,133 @@ def seed(
                     bar.update(1)
 
         try:
-            for key, body in _planned(splits, prefix, limit):
+            for key, body, content_type in items:
                 wanted.add(key)
-                if present.get(key) == hashlib.md5(body, usedforsecurity=False).hexdigest():
+                if present.get(key) == md5_hex(body):
                     report.skipped += 1
                     bar.update(1)
                     continue
-                in_flight.add(pool.submit(put, key, body))
+                in_flight.add(pool.submit(put, key, body, content_type))
                 settle(block_until=workers * 4)
             settle(block_until=0)
         except BaseException:
             for future in in_flight:
                 future.cancel()
             raise
+    return wanted
 
-    stale = sorted(set(present) - wanted)
+
+def _prune(client: Minio, bucket: str, stale: list[str], report: SeedReport, prune: bool) -> None:
     report.stale = len(stale)
     if prune and stale:
         errors = list(client.remove_objects(bucket, (DeleteObject(k) for k in stale)))
         if errors:
             raise StoreError(f"could not delete {len(errors)} stale objects, first: {errors[0]}")
         report.pruned = len(stale)
+
+
+def seed(
+    client: Minio,
+    bucket: str,
+    prefix: str,
+    splits: list[Split],
+    *,
+    limit: int | None = None,
+    workers: int = 16,
+    prune: bool = False,
+    progress: bool = True,
+) -> SeedReport:
+    """Upload every sample of ``splits`` (the first ``limit`` of each) as one PNG per object."""
+    started = time.monotonic()
+    report = SeedReport(bucket=bucket, prefix=prefix)
+    ensure_bucket(client, bucket)
+    present: dict[str, str] = {}
+    for split in splits:
+        present.update(existing_etags(client, bucket, split_prefix(prefix, split.name)))
+        report.counts[split.name] = _take(split, limit)
+
+    def items() -> Iterator[tuple[str, bytes, str]]:
+        for split in splits:
+            for index in range(_take(split, limit)):
+                label, pixels = split.sample(index)
+                png = encode_png(pixels, split.rows, split.cols)
+                yield sample_key(prefix, split.name, label, index), png, "image/png"
+
+    total = sum(report.counts.values())
+    wanted = _upload(
+        client, bucket, items(), present, report, workers=workers, total=total, progress=progress
+    )
+    _prune(client, bucket, sorted(set(present) - wanted), report, prune)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _shards_of(split: Split, count: int, shard_size: int) -> Iterable[tuple[int, bytes]]:
+    for number, start in enumerate(range(0, count, shard_size)):
+        samples = []
+        for index in range(start, min(start + shard_size, count)):
+            label, pixels = split.sample(index)
+            samples.append((index, label, encode_png(pixels, split.rows, split.cols)))
+        yield number, write_shard(samples)
+
+
+def seed_shards(
+    client: Minio,
+    bucket: str,
+    prefix: str,
+    splits: list[Split],
+    *,
+    shard_size: int = 1000,
+    limit: int | None = None,
+    workers: int = 16,
+    prune: bool = False,
+    progress: bool = True,
+) -> SeedReport:
+    """Upload ``splits`` as tar shards of ``shard_size`` samples, then the manifest.
+
+    The manifest (shards, sample counts, SHA-256 of each shard) is written last, so its presence
+    means every shard it lists is complete.
+    """
+    started = time.monotonic()
+    report = SeedReport(bucket=bucket, prefix=prefix)
+    ensure_bucket(client, bucket)
+    present: dict[str, str] = {}
+    manifest: dict = {
+        "format": "tar",
+        "member": "<index>.<label>.png",
+        "shard_size": shard_size,
+        "splits": {},
+    }
+    for split in splits:
+        present.update(existing_etags(client, bucket, split_prefix(prefix, split.name)))
+        count = _take(split, limit)
+        report.counts[split.name] = count
+        report.objects[split.name] = -(-count // shard_size)
+        manifest["splits"][split.name] = {"samples": count, "shards": []}
+
+    def items() -> Iterator[tuple[str, bytes, str]]:
+        for split in splits:
+            entries = manifest["splits"][split.name]["shards"]
+            for number, body in _shards_of(split, report.counts[split.name], shard_size):
+                key = shard_key(prefix, split.name, number)
+                samples = min(shard_size, report.counts[split.name] - number * shard_size)
+                entries.append({"key": key, "samples": samples, "sha256": hashlib.sha256(body).hexdigest()})
+                yield key, body, "application/x-tar"
+
+    total = sum(report.objects.values())
+    wanted = _upload(
+        client, bucket, items(), present, report, workers=workers, total=total, progress=progress
+    )
+    _prune(client, bucket, sorted(set(present) - wanted), report, prune)
+    body = json.dumps(manifest, indent=2, sort_keys=True).encode()
+    key = manifest_key(prefix)
+    try:
+        unchanged = client.stat_object(bucket, key).etag.strip('"') == md5_hex(body)
+    except S3Error as exc:
+        if exc.code != "NoSuchKey":
+            raise
+        unchanged = False
+    if not unchanged:
+        client.put_object(bucket, key, io.BytesIO(body), len(body), content_type="application/json")
     report.seconds = time.monotonic() - started
     return report

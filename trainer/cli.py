@@ -9,12 +9,18 @@ import os
 import secrets
 import sys
 import time
+from dataclasses import dataclass, field
 
-from labcore.cli import run
+from minio.error import S3Error
+
+from labcore.cli import root_message, run
 from labcore.clients import minio_client, store_errors
-from labcore.errors import DataError, StoreError
+from labcore.errors import ConfigError, DataError, StoreError
 from labcore.layout import parse_key, split_prefix
 from labcore.settings import LOADERS, S3_VARS, Settings, load_settings
+from labcore.shards import manifest_key, shards_prefix
+from trainer.checkpoints import Checkpointer, Resumed, latest_run
+from trainer.loop import sample_id
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
             "loaders:\n"
             "  s3iter  S3IterableDataset.from_prefix(..., enable_sharding=True), streaming (default)\n"
             "  map     S3MapDataset.from_prefix, random access, shuffled indices\n"
-            "  manual  a hand-written IterableDataset on the MinIO SDK, sharded by worker_info\n\n"
+            "  manual  a hand-written IterableDataset on the MinIO SDK, sharded by worker_info\n"
+            "  shards  S3IterableDataset over tar shards (seed with --format shards), one GET per shard\n\n"
             "example:\n  python -m trainer --loader s3iter --workers 4 --epochs 2\n"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -62,13 +69,86 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--run-id", metavar="ID", help="name of the run's folder under runs/ (default: time + random)"
     )
+    parser.add_argument(
+        "--checkpoint-every",
+        type=int,
+        metavar="K",
+        help="save a checkpoint to s3://$BUCKET/checkpoints/<run-id>/ every K steps (0: only at the end "
+        "of each epoch) [env CHECKPOINT_EVERY, default 500]",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        default=None,
+        help="continue --run-id (default: the run checkpointed last) from its latest checkpoint [env RESUME]",
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="stop at the first unusable object (outside the layout, empty, not a 28x28 PNG) instead of "
+        "counting and skipping it",
+    )
     parser.add_argument("--env-file", metavar="FILE", help="read settings from FILE instead of ./.env")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
 
 
-def list_split(client, settings: Settings, split: str) -> set[str]:
-    """Every key of one split, checked against the layout before any training starts."""
+@dataclass
+class SplitPlan:
+    """What a split holds, from the listing before training: sample ids and, for shards, shards."""
+
+    expected: set[tuple[str, int]]
+    shard_keys: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.expected)
+
+
+def plan_split(client, settings: Settings, split: str, *, shards: bool, strict: bool = False) -> SplitPlan:
+    """List one split (per-object or shard layout) and check it before any training starts."""
+    if shards:
+        return _plan_shards(client, settings, split)
+    return SplitPlan({sample_id(k) for k in list_split(client, settings, split, strict=strict)})
+
+
+def _plan_shards(client, settings: Settings, split: str) -> SplitPlan:
+    prefix = shards_prefix(settings.data_prefix)
+    where = f"s3://{settings.bucket}/{prefix}/"
+    with store_errors(settings, "s3"):
+        try:
+            response = client.get_object(settings.bucket, manifest_key(prefix))
+            manifest = json.loads(response.read())
+            response.close()
+            response.release_conn()
+        except S3Error as exc:
+            if exc.code != "NoSuchKey":
+                raise
+            raise DataError(
+                f"no shard manifest at {where}manifest.json: seed shards first "
+                "(make seed ARGS='--format shards'), or check BUCKET and DATA_PREFIX"
+            ) from None
+        listed = {
+            o.object_name
+            for o in client.list_objects(settings.bucket, split_prefix(prefix, split), recursive=True)
+        }
+    entry = manifest.get("splits", {}).get(split)
+    if not entry:
+        raise DataError(f"the shard manifest at {where} has no {split} split: re-seed with --format shards")
+    keys = [s["key"] for s in entry["shards"]]
+    if set(keys) != listed:
+        raise DataError(
+            f"shards under {where}{split}/ differ from the manifest ({len(listed)} listed, {len(keys)} in the "
+            "manifest): re-seed with --format shards --prune"
+        )
+    return SplitPlan({(split, i) for i in range(entry["samples"])}, keys)
+
+
+def list_split(client, settings: Settings, split: str, *, strict: bool = False) -> set[str]:
+    """Every key of one split, checked against the layout before any training starts.
+
+    Keys outside the layout are data problems: reported here and skipped when they arrive, or,
+    with ``strict``, an error before any work.
+    """
     prefix = split_prefix(settings.data_prefix, split)
     where = f"s3://{settings.bucket}/{prefix}"
     with store_errors(settings, "s3"):
@@ -83,10 +163,17 @@ def list_split(client, settings: Settings, split: str) -> set[str]:
             parse_key(key)
         except ValueError:
             bad.append(key)
-    if bad:
+    if bad and strict:
         raise DataError(
             f"{len(bad)} objects under {where} are outside the <label>/<index>.png layout, e.g. "
-            f"{sorted(bad)[0]}: remove them, or seed into a clean DATA_PREFIX"
+            f"{sorted(bad)[0]}: remove them, or seed into a clean DATA_PREFIX (--strict)"
+        )
+    if bad:
+        print(
+            f"warning: {len(bad)} objects under {where} are outside the <label>/<index>.png layout and "
+            f"will be skipped, e.g. {sorted(bad)[0]} (--strict makes this an error)",
+            file=sys.stderr,
+            flush=True,
         )
     return keys
 
@@ -134,13 +221,27 @@ def _main(argv: list[str]) -> int:
     ):
         if value < minimum:
             raise SystemExit(f"python -m trainer: error: {flag} must be at least {minimum}")
-    run_id = args.run_id or f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+    checkpoint_every = (
+        args.checkpoint_every if args.checkpoint_every is not None else settings.checkpoint_every
+    )
+    if checkpoint_every < 0:
+        raise SystemExit("python -m trainer: error: --checkpoint-every must be at least 0")
+    resume = args.resume if args.resume is not None else settings.resume
     progress = not args.no_progress and sys.stderr.isatty()
 
     # Configuration and data layout are checked before torch is even imported.
     client = minio_client(settings, convention="s3")
-    train_keys = list_split(client, settings, "train")
-    test_keys = list_split(client, settings, "test")
+    run_id = args.run_id
+    if resume and not run_id:
+        with store_errors(settings, "s3"):
+            run_id = latest_run(client, settings)
+        if not run_id:
+            raise ConfigError(f"nothing to resume: no checkpoints under s3://{settings.bucket}/checkpoints/")
+    run_id = run_id or f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+    shards = loader_kind == "shards"
+    train_plan = plan_split(client, settings, "train", shards=shards, strict=args.strict)
+    test_plan = plan_split(client, settings, "test", shards=shards, strict=args.strict)
+    noun = "samples" if shards else "objects"
     export_credentials(settings)
 
     import torch
@@ -152,27 +253,65 @@ def _main(argv: list[str]) -> int:
 
     torch.manual_seed(seed)
     common = {"batch_size": batch_size, "workers": workers, "shuffle_buffer": shuffle_buffer, "seed": seed}
-    train_loader = build_loader(loader_kind, settings, "train", shuffle=True, **common)
-    test_loader = build_loader(loader_kind, settings, "test", shuffle=False, **common)
+    train_loader = build_loader(
+        loader_kind, settings, "train", shuffle=True, shard_keys=train_plan.shard_keys, **common
+    )
+    test_loader = build_loader(
+        loader_kind, settings, "test", shuffle=False, shard_keys=test_plan.shard_keys, **common
+    )
     model = SmallCNN()
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    config = {"loader": loader_kind, "lr": args.lr, **common}
+    try:
+        checkpointer = Checkpointer(settings, run_id, config)
+        start = Resumed(epoch=1, step=0, trained=0, reports=[])
+        if resume:
+            with store_errors(settings, "s3"):
+                start = checkpointer.restore(client, model, optimizer)
+    except S3Exception as exc:
+        raise StoreError(f"reading checkpoints of run {run_id} failed: {root_message(exc)}") from None
     print(
         f"run {run_id}: loader {loader_kind}, {workers} workers, batch {batch_size}, {epochs} epochs, "
-        f"{len(train_keys)} train / {len(test_keys)} test objects from s3://{settings.bucket}/"
-        f"{settings.data_prefix}/ at {settings.aws_endpoint_url}",
+        f"{len(train_plan)} train / {len(test_plan)} test {noun} from s3://{settings.bucket}/"
+        f"{shards_prefix(settings.data_prefix) if shards else settings.data_prefix}/ at {settings.aws_endpoint_url}",
         flush=True,
     )
-    reports = []
+    if resume:
+        print(
+            f"run {run_id}: resuming at epoch {start.epoch}, after {start.step} batches "
+            f"({start.trained} samples) already trained in it",
+            flush=True,
+        )
+    reports = [EpochReport.from_dict(r) for r in start.reports]
     try:
-        for epoch in range(1, epochs + 1):
+        for epoch in range(start.epoch, epochs + 1):
+            skip, trained_before = (start.step, start.trained) if epoch == start.epoch else (0, 0)
+            history = [r.as_dict() for r in reports]
+
+            def on_step(
+                done: int, trained: int, epoch=epoch, trained_before=trained_before, history=history
+            ) -> None:
+                if checkpoint_every and done % checkpoint_every == 0:
+                    checkpointer.save(
+                        model,
+                        optimizer,
+                        epoch=epoch,
+                        step=done,
+                        trained=trained_before + trained,
+                        reports=history,
+                    )
+
             started = time.perf_counter()
-            loss, train_acc, delivery, data_s, compute_s = train_epoch(
+            loss, train_acc, delivery, data_s, compute_s, trained = train_epoch(
                 model,
                 optimizer,
                 train_loader.epoch(epoch),
-                total_batches=math.ceil(len(train_keys) / batch_size),
+                total_batches=math.ceil(len(train_plan) / batch_size),
                 progress=progress,
                 description=f"epoch {epoch}/{epochs}",
+                strict=args.strict,
+                skip_batches=skip,
+                on_step=on_step,
             )
             seconds = time.perf_counter() - started
             test_acc, test_delivery = evaluate(model, test_loader.epoch(epoch))
@@ -182,19 +321,25 @@ def _main(argv: list[str]) -> int:
                 train_accuracy=train_acc,
                 test_accuracy=test_acc,
                 samples=delivery.samples,
+                trained_samples=trained_before + trained,
                 seconds=seconds,
                 data_seconds=data_s,
                 compute_seconds=compute_s,
                 samples_per_worker=worker_counts(delivery),
-                train_check=delivery.check(train_keys, "train"),
-                test_check=test_delivery.check(test_keys, "test"),
+                train_check=delivery.check(train_plan.expected, "train", noun),
+                test_check=test_delivery.check(test_plan.expected, "test", noun),
             )
             reports.append(report)
             for line in report.lines(epochs):
                 print(line, flush=True)
+            # The end of an epoch is a checkpoint too: the next one starts at its batch 0.
+            checkpointer.save(
+                model, optimizer, epoch=epoch + 1, step=0, trained=0, reports=[r.as_dict() for r in reports]
+            )
     except S3Exception as exc:
         raise StoreError(
-            f"reading from {settings.aws_endpoint_url} failed: {str(exc).splitlines()[0]}"
+            f"MinIO at {settings.aws_endpoint_url} failed during epoch {len(reports) + 1} ({root_message(exc)}); "
+            f"continue with --resume --run-id {run_id}"
         ) from None
 
     metrics = {
@@ -205,8 +350,10 @@ def _main(argv: list[str]) -> int:
         "epochs": epochs,
         "shuffle_buffer": shuffle_buffer,
         "seed": seed,
-        "train_objects": len(train_keys),
-        "test_objects": len(test_keys),
+        "checkpoints_saved": checkpointer.saved,
+        "resumed": bool(resume),
+        "train_objects": len(train_plan),
+        "test_objects": len(test_plan),
         "final_test_accuracy": reports[-1].test_accuracy,
         "per_epoch": [r.as_dict() for r in reports],
     }

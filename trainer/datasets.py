@@ -5,6 +5,8 @@
 - ``map``: ``S3MapDataset.from_prefix``, random access, so the DataLoader can shuffle.
 - ``manual``: a hand-written IterableDataset on the MinIO SDK, sharded with ``worker_info`` the
   same way, the seed post's loader done right.
+- ``shards``: ``S3IterableDataset`` over the tar shards the seeder writes with ``--format shards``;
+  each tar is decoded as a stream straight from the connector's reader, one GET per shard.
 
 S3 lists keys in lexicographic order, and our keys start with the label, so an unshuffled stream
 arrives one class after another. Iterable loaders therefore pass through a seeded shuffle buffer
@@ -14,6 +16,7 @@ arrives one class after another. Iterable loaders therefore pass through a seede
 from __future__ import annotations
 
 import random
+import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -21,14 +24,24 @@ import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_info
 
 from labcore.clients import minio_client
-from labcore.layout import split_prefix
+from labcore.errors import DataError
+from labcore.layout import sample_key, split_prefix
 from labcore.settings import Settings
-from trainer.transforms import DecodePng, ReadObject, decode_sample
+from labcore.shards import iter_shard, parse_member, shards_prefix
+from trainer.transforms import DecodePng, ReadObject, collate_samples, decode_sample
 
 
-def s3_uri(settings: Settings, split: str) -> str:
-    """``s3://<bucket>/<prefix>/<split>/``."""
-    return f"s3://{settings.bucket}/{split_prefix(settings.data_prefix, split)}"
+def s3_uri(settings: Settings, split: str, *, shards: bool = False) -> str:
+    """``s3://<bucket>/<prefix>/<split>/`` (``<prefix>-shards`` for the shard layout)."""
+    prefix = shards_prefix(settings.data_prefix) if shards else settings.data_prefix
+    return f"s3://{settings.bucket}/{split_prefix(prefix, split)}"
+
+
+def epoch_order(items: list[str], seed: int, epoch: int) -> list[str]:
+    """``items`` in this epoch's order: the same for every worker and rank, another each epoch."""
+    order = sorted(items)
+    random.Random(f"order:{seed}:{epoch}").shuffle(order)
+    return order
 
 
 def connector_config():
@@ -66,27 +79,99 @@ class ManualPrefixDataset(IterableDataset):
     """Every object under a prefix as ``(key, bytes)``, via the MinIO SDK, sharded by worker.
 
     The client is made inside ``__iter__``: one per worker process, since an SDK client (its
-    connection pool) must not be shared across a fork.
+    connection pool) must not be shared across a fork. With ``shuffle`` the key order is
+    reshuffled every epoch from the seed, identically in every worker, before sharding.
     """
 
-    def __init__(self, settings: Settings, split: str):
+    def __init__(self, settings: Settings, split: str, *, shuffle: bool = False, seed: int = 0):
         self.settings = settings
         self.prefix = split_prefix(settings.data_prefix, split)
         self.rank, self.world = distributed_position()
+        self.shuffle = shuffle
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
 
     def __iter__(self) -> Iterator[tuple[str, bytes]]:
         client = minio_client(self.settings, convention="s3", pool_size=2)
-        listing = (
+        keys = [
             o.object_name
             for o in client.list_objects(self.settings.bucket, prefix=self.prefix, recursive=True)
-        )
-        for key in shard(listing, self.rank, self.world):
+        ]
+        if self.shuffle:
+            keys = epoch_order(keys, self.seed, self.epoch)
+        for key in shard(iter(keys), self.rank, self.world):
             response = client.get_object(self.settings.bucket, key)
             try:
                 yield key, response.read()
             finally:
                 response.close()
                 response.release_conn()
+
+
+class OpenShard:
+    """Transform for the connector: ``S3Reader`` of a tar shard -> its members, lazily.
+
+    The reader is consumed front to back by ``tarfile`` in stream mode while the members are
+    iterated: no seek, no temporary file, one member in hand at a time.
+    """
+
+    def __call__(self, reader) -> Iterator[tuple[str, bytes]]:
+        return iter_shard(reader)
+
+
+class ShardSamples(IterableDataset):
+    """``(key, bytes)`` for every sample in the shards of one split.
+
+    Shards are split over ranks and workers by the connector (``enable_sharding=True``). With
+    fewer shards than workers the extra workers get none and yield nothing: every sample still
+    arrives exactly once, only parallelism is lost, so keep shards >= workers x ranks. With
+    ``shuffle`` the shard order is reshuffled every epoch from the seed, via ``from_objects``
+    (``from_prefix`` always follows the listing order).
+    """
+
+    def __init__(self, settings: Settings, split: str, shard_keys: list[str], *, shuffle: bool, seed: int):
+        self.settings = settings
+        self.split = split
+        self.shard_keys = sorted(shard_keys)
+        self.shuffle = shuffle
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _source(self):
+        from s3torchconnector import S3IterableDataset
+
+        common = {
+            "region": self.settings.aws_region,
+            "endpoint": self.settings.aws_endpoint_url,
+            "s3client_config": connector_config(),
+            "transform": OpenShard(),
+            "enable_sharding": True,
+        }
+        if not self.shuffle:
+            return S3IterableDataset.from_prefix(s3_uri(self.settings, self.split, shards=True), **common)
+        uris = [
+            f"s3://{self.settings.bucket}/{k}" for k in epoch_order(self.shard_keys, self.seed, self.epoch)
+        ]
+        return S3IterableDataset.from_objects(uris, **common)
+
+    def __iter__(self) -> Iterator[tuple[str, bytes]]:
+        for members in self._source():
+            name = "?"
+            try:
+                for name, data in members:
+                    index, label = parse_member(name)
+                    yield sample_key(self.settings.data_prefix, self.split, label, index), data
+            except (ValueError, tarfile.TarError) as exc:
+                # A damaged shard loses samples; exactly-once cannot hold, so stop here, clearly.
+                raise DataError(
+                    f"shard of {self.split} is damaged at member {name!r}: {exc}; re-seed the shards"
+                ) from None
 
 
 class ShuffleDecode(IterableDataset):
@@ -104,6 +189,8 @@ class ShuffleDecode(IterableDataset):
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
+        if hasattr(self.source, "set_epoch"):
+            self.source.set_epoch(epoch)
 
     def __iter__(self):
         items = iter(self.source)
@@ -149,6 +236,7 @@ class Loader:
             generator=generator if self.shuffle_indices else None,
             # Each worker keeps a couple of batches ready while the model computes.
             prefetch_factor=4 if self.workers > 0 else None,
+            collate_fn=collate_samples,
             persistent_workers=False,
         )
 
@@ -163,8 +251,12 @@ def build_loader(
     shuffle: bool,
     shuffle_buffer: int,
     seed: int,
+    shard_keys: list[str] | None = None,
 ) -> Loader:
-    """The loader ``kind`` (s3iter, map, manual) over one split of the dataset."""
+    """The loader ``kind`` (s3iter, map, manual, shards) over one split of the dataset.
+
+    ``shard_keys`` (the split's shards, from the trainer's listing) is needed for ``shards``.
+    """
     from s3torchconnector import S3IterableDataset, S3MapDataset
 
     common = {
@@ -185,7 +277,9 @@ def build_loader(
             s3_uri(settings, split), transform=ReadObject(), enable_sharding=True, **common
         )
     elif kind == "manual":
-        source = ManualPrefixDataset(settings, split)
+        source = ManualPrefixDataset(settings, split, shuffle=shuffle, seed=seed)
+    elif kind == "shards":
+        source = ShardSamples(settings, split, shard_keys or [], shuffle=shuffle, seed=seed)
     else:
         raise ValueError(f"unknown loader {kind!r}")
     dataset = ShuffleDecode(source, shuffle_buffer if shuffle else 0, seed)

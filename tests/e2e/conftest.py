@@ -48,15 +48,21 @@ def lab() -> Iterator[Lab]:
             f"no IDX files at {source}: apt-get install dataset-fashion-mnist or set LAB_OFFLINE_SOURCE"
         )
     settings_env = read_environment()
+    api_port = free_port()
     env = {
         **os.environ,
         # Never touch a user's own `make up`: another project name, other ports.
         "COMPOSE_PROJECT_NAME": f"mtl-e2e-{uuid.uuid4().hex[:8]}",
-        "MINIO_API_PORT": str(free_port()),
+        "MINIO_API_PORT": str(api_port),
+        # The host-side tools (make bench) must follow the port.
+        "MINIO_ENDPOINT": f"127.0.0.1:{api_port}",
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{api_port}",
         "MINIO_CONSOLE_PORT": str(free_port()),
         "MINIO_IMAGE": settings_env["MINIO_IMAGE"],
         "PYTHON_IMAGE": settings_env.get("PYTHON_IMAGE", "python:3.11-slim-bookworm"),
         "SEED_SOURCE": "/source",
+        # A subset keeps the e2e run short; every `make` call in the tests uses this one.
+        "SEED_LIMIT": "150",
         "SEED_SOURCE_DIR": source,
     }
     env.pop("MAKEFLAGS", None)

@@ -56,9 +56,23 @@ def test_make_train_streams_every_object_once(lab):
     assert metrics["train_objects"] == LIMIT and metrics["per_epoch"][0]["samples"] == LIMIT
 
 
+def test_make_bench_smoke(lab, tmp_path):
+    # A smoke test on the e2e subset: the target runs end to end; no timing is asserted.
+    out = tmp_path / "results"
+    result = lab.make("bench", SEED_LIMIT=str(LIMIT), BENCH_ARGS=f"--repeats 1 --workers 0,2 --out {out}")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads(next(out.glob("bench-*.json")).read_text())
+    assert {r["loader"] for r in report["rows"]} == {"manual", "s3iter", "map", "shards", "local"}
+    assert all(r["samples"] == LIMIT for r in report["rows"])
+    assert "target shards >= 10.0x s3iter" in result.stdout
+
+
 def test_images_carry_no_credentials(lab):
     # Credentials reach containers at run time only: no layer, label or ENV of an image holds them.
-    secrets = {read_environment()[name] for name in ("MINIO_SECRET_KEY", "MINIO_ROOT_PASSWORD")}
+    secrets = {
+        read_environment()[name]
+        for name in ("MINIO_SECRET_KEY", "MINIO_ROOT_PASSWORD", "AWS_SECRET_ACCESS_KEY")
+    }
     built = lab.make("build")
     assert built.returncode == 0, built.stderr[-3000:]
     for image in ("minio-torch-lab/seeder:local", "minio-torch-lab/trainer:local"):

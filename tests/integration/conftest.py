@@ -24,14 +24,15 @@ ROOT_PASSWORD = "lab-test-password-123"
 class LabMinio(MinioContainer):
     """MinioContainer with root credentials set the current way and the port on loopback only."""
 
-    def __init__(self, image: str):
+    def __init__(self, image: str, host_port: int | None = None):
         super().__init__(image=image, access_key=ROOT_USER, secret_key=ROOT_PASSWORD)
         # MINIO_ACCESS_KEY/SECRET_KEY (set by the parent) are the deprecated spelling.
         self.with_env("MINIO_ROOT_USER", ROOT_USER)
         self.with_env("MINIO_ROOT_PASSWORD", ROOT_PASSWORD)
         # As in docker-compose.yml: requests signed for another region are refused.
         self.with_env("MINIO_SITE_REGION", "us-east-1")
-        self.ports = {self.port: ("127.0.0.1", None)}
+        # A fixed host port survives a container restart (fault tests); None picks a free one.
+        self.ports = {self.port: ("127.0.0.1", host_port)}
 
     def get_container_host_ip(self) -> str:
         # testcontainers guesses the Docker bridge gateway when it thinks it runs in a container;
@@ -42,13 +43,12 @@ class LabMinio(MinioContainer):
         return f"127.0.0.1:{self.get_exposed_port(self.port)}"
 
 
-@pytest.fixture(scope="session")
-def minio_server() -> Iterator[LabMinio]:
-    """One MinIO container for the session (the image must be local or pullable)."""
+def start_minio(host_port: int | None = None) -> LabMinio:
+    """A started MinIO container from MINIO_IMAGE (the image must be local or pullable)."""
     image = read_environment().get("MINIO_IMAGE")
     if not image:
         pytest.fail("MINIO_IMAGE is not set: set it in .env or run `make minio-image` and export its tag")
-    server = LabMinio(image)
+    server = LabMinio(image, host_port)
     try:
         server.start()
     except docker.errors.APIError as exc:
@@ -57,6 +57,13 @@ def minio_server() -> Iterator[LabMinio]:
             "`make minio-image` and export MINIO_IMAGE=<the tag it prints>",
             pytrace=False,
         )
+    return server
+
+
+@pytest.fixture(scope="session")
+def minio_server() -> Iterator[LabMinio]:
+    """One MinIO container for the session."""
+    server = start_minio()
     try:
         yield server
     finally:

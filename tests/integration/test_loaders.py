@@ -53,7 +53,8 @@ def epoch_keys(settings, kind, split, workers, *, shuffle, buffer=8, epoch=1, ba
         seed=7,
     )
     keys: list[str] = []
-    for images, labels, batch_keys, _ in loader.epoch(epoch):
+    for images, labels, batch_keys, _, problems in loader.epoch(epoch):
+        assert not problems
         assert images.shape[1:] == (1, 28, 28)
         assert labels.tolist() == [int(k.split("/")[-2]) for k in batch_keys]
         keys.extend(batch_keys)

@@ -65,14 +65,34 @@ def test_missing_bucket(lab_env, tmp_path):
     assert_one_line_error(result, 2, rf"bucket '{lab_env['BUCKET']}' does not exist .*check BUCKET")
 
 
-def test_keys_outside_the_layout(make_dataset, lab_env, tmp_path):
-    client = seed_learnable(make_dataset, lab_env, {"train": 5, "test": 5})
-    client.put_object(lab_env["BUCKET"], "mnist/train/notes.txt", io.BytesIO(b"hi"), 2)
-    result = run_module("trainer", [], lab_env, tmp_path)
+def test_unusable_objects_are_counted_and_skipped_or_strict(make_dataset, lab_env, tmp_path):
+    client = seed_learnable(make_dataset, lab_env, {"train": 20, "test": 5})
+    bucket = lab_env["BUCKET"]
+    bad = {
+        "mnist/train/3/90000.png": b"\x89PNG\r\n\x1a\n but then garbage",
+        "mnist/train/4/90001.png": b"",
+        "mnist/train/5/90002.png": b"just some text, not an image",
+        "mnist/train/notes.txt": b"hello",
+    }
+    for key, body in bad.items():
+        client.put_object(bucket, key, io.BytesIO(body), len(body))
+    args = ["--epochs", "1", "--workers", "2", "--no-progress"]
+    result = run_module("trainer", args, lab_env, tmp_path, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    assert "train: 24 of 24 objects, 0 duplicates, 4 skipped as unusable" in result.stdout
+    assert (
+        "1 objects under" in result.stderr and "will be skipped, e.g. mnist/train/notes.txt" in result.stderr
+    )
+
+    strict = run_module("trainer", [*args, "--strict"], lab_env, tmp_path)
     assert_one_line_error(
-        result,
-        1,
-        r"1 objects under .* are outside the <label>/<index>\.png layout, e\.g\. mnist/train/notes\.txt",
+        strict, 1, r"outside the <label>/<index>\.png layout, e\.g\. mnist/train/notes\.txt.*--strict"
+    )
+    client.remove_object(bucket, "mnist/train/notes.txt")
+    strict = run_module("trainer", [*args, "--strict"], lab_env, tmp_path, timeout=600)
+    assert_one_line_error(
+        strict, 1, r"mnist/train/[345]/9000[012]\.png: (empty object|not a readable PNG).*--strict"
     )
 
 

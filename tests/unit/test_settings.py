@@ -19,7 +19,14 @@ def settings(**overrides):
 
 
 def test_defaults_and_parsing():
-    s = settings(MINIO_SECURE="TRUE", SEED_LIMIT="250", SEED_WORKERS="4")
+    s = settings(MINIO_SECURE="TRUE", SEED_LIMIT="250", SEED_WORKERS="4", LOADER="shards", NUM_WORKERS="0")
+    assert (s.loader, s.num_workers, s.epochs, s.seed_format, s.shard_size) == (
+        "shards",
+        0,
+        2,
+        "objects",
+        1000,
+    )
     assert s.bucket == "lab-data" and s.data_prefix == "mnist"
     assert s.minio_secure is True and s.minio_url == "https://127.0.0.1:9000"
     assert s.aws_endpoint_url == "http://127.0.0.1:9000"
@@ -55,6 +62,11 @@ def test_secret_is_not_in_repr():
         ("BUCKET", "ab", "is not a valid bucket name"),
         ("DATA_PREFIX", "bad prefix", "DATA_PREFIX='bad prefix' is not a plain key prefix"),
         ("AWS_REGION", "US East", "AWS_REGION='US East' is not a region name"),
+        ("SEED_FORMAT", "zip", "SEED_FORMAT='zip' is not one of objects, shards, both"),
+        ("SHARD_SIZE", "0", "SHARD_SIZE=0 is too small"),
+        ("NUM_WORKERS", "two", "NUM_WORKERS='two' is not a whole number"),
+        ("EPOCHS", "0", "EPOCHS=0 is too small"),
+        ("LOADER", "fast", "LOADER='fast' is not one of s3iter, map, manual, shards"),
         ("MNIST_MIRRORS", "mirror.example/mnist", "MNIST_MIRRORS='mirror.example/mnist' needs a scheme"),
     ],
 )

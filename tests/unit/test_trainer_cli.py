@@ -33,7 +33,7 @@ def test_endpoint_without_scheme(tmp_path):
 
 def test_unknown_loader_in_env(tmp_path):
     result = run_module("trainer", [], {**ENV, "LOADER": "fast"}, tmp_path)
-    assert_one_line_error(result, 2, r"LOADER='fast' is not one of s3iter, map, manual")
+    assert_one_line_error(result, 2, r"LOADER='fast' is not one of s3iter, map, manual, shards")
 
 
 def test_unreachable_endpoint(tmp_path):

@@ -1,0 +1,162 @@
+"""Faults really injected: the seeder killed mid-upload, MinIO restarted mid-epoch."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from labcore.clients import minio_client
+from labcore.png import decode_png
+from labcore.settings import load_settings
+from labcore.sources import load_split
+from seeder.upload import seed
+from tests.conftest import run_module, wait_for
+from tests.integration.conftest import server_env, start_minio
+
+
+def listing(client, bucket):
+    return {o.object_name: o.etag for o in client.list_objects(bucket, recursive=True)}
+
+
+def spawn(module: str, args: list[str], env: dict[str, str], cwd) -> subprocess.Popen:
+    full = {"PATH": os.environ["PATH"], "PYTHONUNBUFFERED": "1", **env}
+    return subprocess.Popen(
+        [sys.executable, "-m", module, *args],
+        env=full,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_seeder_killed_mid_upload_converges(make_dataset, lab_env, tmp_path):
+    directory, samples = make_dataset({"train": 3000})
+    settings = load_settings(environ=lab_env)
+    client = minio_client(settings)
+    reference = load_settings(environ={**lab_env, "BUCKET": lab_env["BUCKET"] + "-ref"})
+    seed(client, reference.bucket, "mnist", [load_split(directory, "train")], progress=False)
+    wanted = listing(client, reference.bucket)
+
+    args = ["--source", str(directory), "--splits", "train", "--workers", "2", "--no-progress"]
+    process = spawn("seeder", args, lab_env, tmp_path)
+    try:
+        wait_for(
+            lambda: (
+                client.bucket_exists(settings.bucket)
+                and sum(1 for _ in client.list_objects(settings.bucket, "mnist/", recursive=True)) >= 300
+            ),
+            timeout=120,
+            what="300 uploaded objects",
+        )
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    partial = listing(client, settings.bucket)
+    assert 300 <= len(partial) < len(wanted), "killed mid-upload"
+    # Every object that is visible is complete: its pixels are the source's.
+    for key in partial:
+        index = int(key.rsplit("/", 1)[1][:-4])
+        assert decode_png(client.get_object(settings.bucket, key).read())[2] == samples["train"][index][1], (
+            key
+        )
+
+    rerun = run_module("seeder", args, lab_env, tmp_path)
+    assert rerun.returncode == 0, rerun.stderr
+    # A PUT whose body was fully sent may still land after the kill: it is complete too.
+    uploaded, skipped = map(int, re.search(r"uploaded (\d+), skipped (\d+)", rerun.stdout).groups())
+    assert uploaded + skipped == 3000 and skipped >= len(partial)
+    assert listing(client, settings.bucket) == wanted
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def restartable_minio():
+    server = start_minio(host_port=free_port())
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+ARGS = ["--epochs", "1", "--batch-size", "10", "--workers", "2", "--checkpoint-every", "20", "--no-progress"]
+
+
+def start_training(make_dataset, server, tmp_path, run_id):
+    env = server_env(server)
+    directory, _ = make_dataset({"train": 3000, "test": 20}, learnable=True)
+    client = minio_client(load_settings(environ=env))
+    seed(
+        client, env["BUCKET"], "mnist", [load_split(directory, s) for s in ("train", "test")], progress=False
+    )
+    process = spawn("trainer", [*ARGS, "--run-id", run_id], env, tmp_path)
+    # The pointer is written after the checkpoint it names: wait for it, not for the .pt.
+    wait_for(
+        lambda: any(
+            o.object_name.endswith("latest.json")
+            for o in client.list_objects(env["BUCKET"], f"checkpoints/{run_id}/")
+        ),
+        timeout=300,
+        what="the first checkpoint",
+    )
+    return env, client, process
+
+
+def finish(process: subprocess.Popen, timeout: float) -> tuple[str, str]:
+    try:
+        return process.communicate(timeout=timeout)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_minio_restart_mid_epoch_is_ridden_out(make_dataset, restartable_minio, tmp_path):
+    """A quick restart (seconds) falls within the connector's retries: the epoch completes,
+    every sample exactly once, no resume needed."""
+    env, client, process = start_training(make_dataset, restartable_minio, tmp_path, "restarted")
+    restartable_minio.get_wrapped_container().restart(timeout=2)
+    out, err = finish(process, 600)
+    assert process.returncode == 0, err[-3000:]
+    assert "train: 3000 of 3000 objects, 0 duplicates" in out
+
+
+def test_minio_outage_stops_cleanly_and_resume_completes(make_dataset, restartable_minio, tmp_path):
+    """An outage longer than the retries: one line naming --resume; the resumed run completes
+    the epoch with every sample exactly once."""
+    env, client, process = start_training(make_dataset, restartable_minio, tmp_path, "outage")
+    container = restartable_minio.get_wrapped_container()
+    container.stop(timeout=2)
+    try:
+        out, err = finish(process, 600)
+    finally:
+        container.start()
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert process.returncode == 1 and len(lines) == 1 and "Traceback" not in err, err[-3000:]
+    assert "continue with --resume --run-id outage" in lines[0]
+    wait_for(lambda: _answers(client, env["BUCKET"]), timeout=120, what="MinIO back after the outage")
+    resumed = run_module("trainer", [*ARGS, "--resume", "--run-id", "outage"], env, tmp_path, timeout=900)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "train: 3000 of 3000 objects, 0 duplicates" in resumed.stdout
+    metrics = json.loads(client.get_object(env["BUCKET"], "runs/outage/metrics.json").read())
+    assert metrics["per_epoch"][0]["trained_samples"] == 3000
+
+
+def _answers(client, bucket: str) -> bool:
+    try:
+        return client.bucket_exists(bucket)
+    except Exception:  # noqa: BLE001 - still starting: any failure means "not yet"
+        return False

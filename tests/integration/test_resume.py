@@ -1,0 +1,87 @@
+"""Checkpoints on MinIO: a trainer killed with SIGKILL mid-epoch resumes and loses nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+from labcore.clients import minio_client
+from labcore.settings import load_settings
+from labcore.sources import load_split
+from seeder.upload import seed
+from tests.conftest import assert_one_line_error, run_module, wait_for
+
+TRAIN = 1500
+ARGS = ["--epochs", "2", "--batch-size", "10", "--workers", "2", "--checkpoint-every", "5", "--no-progress"]
+
+
+def seeded_client(make_dataset, env):
+    directory, _ = make_dataset({"train": TRAIN, "test": 30}, learnable=True)
+    settings = load_settings(environ=env)
+    client = minio_client(settings)
+    seed(
+        client,
+        settings.bucket,
+        "mnist",
+        [load_split(directory, s) for s in ("train", "test")],
+        progress=False,
+    )
+    return client
+
+
+def test_sigkill_mid_epoch_then_resume(make_dataset, lab_env, tmp_path):
+    client = seeded_client(make_dataset, lab_env)
+    bucket = lab_env["BUCKET"]
+    env = {"PATH": os.environ["PATH"], "PYTHONUNBUFFERED": "1", **lab_env}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "trainer", *ARGS, "--run-id", "killed"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(
+            lambda: any(
+                o.object_name.endswith("epoch-001-step-000010.pt")
+                for o in client.list_objects(bucket, prefix="checkpoints/killed/")
+            ),
+            timeout=300,
+            what="the second checkpoint of epoch 1",
+        )
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    pointer = json.loads(client.get_object(bucket, "checkpoints/killed/latest.json").read())
+    assert pointer["step"] % 5 == 0 and pointer["key"].endswith(".pt")
+
+    resumed = run_module("trainer", [*ARGS, "--resume", "--run-id", "killed"], lab_env, tmp_path, timeout=900)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"resuming at epoch {pointer['epoch']}, after {pointer['step']} batches" in resumed.stdout
+    metrics = json.loads(client.get_object(bucket, "runs/killed/metrics.json").read())
+    # Exactly as many samples trained as an uninterrupted run: every sample once per epoch.
+    assert [e["trained_samples"] for e in metrics["per_epoch"]] == [TRAIN, TRAIN]
+    assert metrics["resumed"] is True
+    epoch_lines = [
+        line
+        for line in resumed.stdout.splitlines()
+        if f"train: {TRAIN} of {TRAIN} objects, 0 duplicates" in line
+    ]
+    assert len(epoch_lines) == 2 - (pointer["epoch"] - 1)
+
+
+def test_resume_refuses_a_changed_order_and_a_missing_run(make_dataset, lab_env, tmp_path):
+    seeded_client(make_dataset, lab_env)
+    first = run_module(
+        "trainer", ["--epochs", "1", "--no-progress", "--run-id", "r1"], lab_env, tmp_path, timeout=600
+    )
+    assert first.returncode == 0, first.stderr[-2000:]
+    changed = run_module("trainer", ["--resume", "--run-id", "r1", "--workers", "3"], lab_env, tmp_path)
+    assert_one_line_error(changed, 2, r"run r1 was started with workers=2; resume it with the same settings")
+    missing = run_module("trainer", ["--resume", "--run-id", "never"], lab_env, tmp_path)
+    assert_one_line_error(missing, 2, r"nothing to resume: no s3://.*/checkpoints/never/latest\.json")
