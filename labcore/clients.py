@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -163,3 +164,18 @@ def check_access(client: Minio, settings: Settings) -> None:
     """
     with store_errors(settings):
         client.list_buckets()
+
+
+def read_json(client: Minio, bucket: str, key: str) -> dict | None:
+    """The JSON object at ``key``, or ``None`` when there is no such object."""
+    try:
+        response = client.get_object(bucket, key)
+    except S3Error as exc:
+        if exc.code == "NoSuchKey":
+            return None
+        raise
+    try:
+        return json.loads(response.read())
+    finally:
+        response.close()
+        response.release_conn()

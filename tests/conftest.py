@@ -113,3 +113,20 @@ def wait_for(condition, timeout: float, what: str):
             return value
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def spawn(module: str, args: list[str], env: dict[str, str], cwd: Path):
+    """Start ``python -m module`` in the background (to be killed), like :func:`run_module`."""
+    import os
+    import subprocess
+    import sys
+
+    full_env = {"PATH": os.environ.get("PATH", ""), "PYTHONUNBUFFERED": "1", **env}
+    return subprocess.Popen(
+        [sys.executable, "-m", module, *args],
+        env=full_env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )

@@ -12,8 +12,7 @@ import io
 import json
 from dataclasses import dataclass
 
-from minio.error import S3Error
-
+from labcore.clients import read_json
 from labcore.errors import ConfigError, DataError
 from labcore.settings import Settings
 
@@ -86,17 +85,11 @@ class Checkpointer:
         import torch
 
         pointer_key = run_prefix(self.run_id) + "latest.json"
-        try:
-            response = client.get_object(self.settings.bucket, pointer_key)
-            pointer = json.loads(response.read())
-            response.close()
-            response.release_conn()
-        except S3Error as exc:
-            if exc.code != "NoSuchKey":
-                raise
+        pointer = read_json(client, self.settings.bucket, pointer_key)
+        if pointer is None:
             raise ConfigError(
                 f"nothing to resume: no s3://{self.settings.bucket}/{pointer_key}; start without --resume"
-            ) from None
+            )
         with self._checkpoint.reader(self._uri(pointer["key"])) as reader:
             state = torch.load(io.BytesIO(reader.read()), weights_only=True)
         changed = [k for k in ORDER_KEYS if state["config"].get(k) != self.config.get(k)]

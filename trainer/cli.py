@@ -11,10 +11,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from minio.error import S3Error
-
 from labcore.cli import root_message, run
-from labcore.clients import minio_client, store_errors
+from labcore.clients import minio_client, read_json, store_errors
 from labcore.errors import ConfigError, DataError, StoreError
 from labcore.layout import parse_key, split_prefix
 from labcore.settings import LOADERS, S3_VARS, Settings, load_settings
@@ -115,18 +113,12 @@ def _plan_shards(client, settings: Settings, split: str) -> SplitPlan:
     prefix = shards_prefix(settings.data_prefix)
     where = f"s3://{settings.bucket}/{prefix}/"
     with store_errors(settings, "s3"):
-        try:
-            response = client.get_object(settings.bucket, manifest_key(prefix))
-            manifest = json.loads(response.read())
-            response.close()
-            response.release_conn()
-        except S3Error as exc:
-            if exc.code != "NoSuchKey":
-                raise
+        manifest = read_json(client, settings.bucket, manifest_key(prefix))
+        if manifest is None:
             raise DataError(
                 f"no shard manifest at {where}manifest.json: seed shards first "
                 "(make seed ARGS='--format shards'), or check BUCKET and DATA_PREFIX"
-            ) from None
+            )
         listed = {
             o.object_name
             for o in client.list_objects(settings.bucket, split_prefix(prefix, split), recursive=True)

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import socket
 import subprocess
-import sys
 
 import pytest
 
@@ -17,24 +15,12 @@ from labcore.png import decode_png
 from labcore.settings import load_settings
 from labcore.sources import load_split
 from seeder.upload import seed
-from tests.conftest import run_module, wait_for
+from tests.conftest import run_module, spawn, wait_for
 from tests.integration.conftest import server_env, start_minio
 
 
 def listing(client, bucket):
     return {o.object_name: o.etag for o in client.list_objects(bucket, recursive=True)}
-
-
-def spawn(module: str, args: list[str], env: dict[str, str], cwd) -> subprocess.Popen:
-    full = {"PATH": os.environ["PATH"], "PYTHONUNBUFFERED": "1", **env}
-    return subprocess.Popen(
-        [sys.executable, "-m", module, *args],
-        env=full,
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def test_seeder_killed_mid_upload_converges(make_dataset, lab_env, tmp_path):

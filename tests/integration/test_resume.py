@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 
 from labcore.clients import minio_client
 from labcore.settings import load_settings
 from labcore.sources import load_split
 from seeder.upload import seed
-from tests.conftest import assert_one_line_error, run_module, wait_for
+from tests.conftest import assert_one_line_error, run_module, spawn, wait_for
 
 TRAIN = 1500
 ARGS = ["--epochs", "2", "--batch-size", "10", "--workers", "2", "--checkpoint-every", "5", "--no-progress"]
@@ -35,15 +32,7 @@ def seeded_client(make_dataset, env):
 def test_sigkill_mid_epoch_then_resume(make_dataset, lab_env, tmp_path):
     client = seeded_client(make_dataset, lab_env)
     bucket = lab_env["BUCKET"]
-    env = {"PATH": os.environ["PATH"], "PYTHONUNBUFFERED": "1", **lab_env}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "trainer", *ARGS, "--run-id", "killed"],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = spawn("trainer", [*ARGS, "--run-id", "killed"], lab_env, tmp_path)
     try:
         wait_for(
             lambda: any(
