@@ -85,3 +85,16 @@ def test_images_carry_no_credentials(lab):
 
 def docker(*args: str) -> str:
     return subprocess.run(["docker", *args], capture_output=True, text=True, check=True).stdout
+
+
+def test_make_ps_seed_and_down(lab):
+    assert lab.make("up").returncode == 0
+    ps = lab.make("ps")
+    assert ps.returncode == 0 and "minio" in ps.stdout and "healthy" in ps.stdout, ps.stdout
+    seeded = lab.make("seed", ARGS="--limit 10 --no-progress")
+    assert seeded.returncode == 0, seeded.stderr[-2000:]
+    assert "(train 10, test 10): uploaded 0, skipped 20 already there" in seeded.stdout
+    assert f"{2 * (LIMIT - 10)} other objects under the split prefixes" in seeded.stdout
+    down = lab.make("down")
+    assert down.returncode == 0, down.stderr[-2000:]
+    assert lab.compose("ps", "-q").stdout.strip() == ""
