@@ -14,7 +14,7 @@ from labcore.layout import SPLITS
 from labcore.settings import MINIO_VARS, SEED_FORMATS, load_settings
 from labcore.shards import shards_prefix
 from labcore.sources import MNIST_MIRRORS, fetch_mnist, load_split
-from seeder.upload import ensure_bucket, seed, seed_shards
+from seeder.upload import seed, seed_shards
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -123,7 +123,7 @@ def _main(argv: list[str] | None = None) -> int:
 
     common = {"limit": limit, "workers": workers, "prune": args.prune, "progress": progress}
     with store_errors(settings):
-        ensure_bucket(client, bucket)
+        # seed() and seed_shards() create the bucket; the policy may name it before it exists.
         user = ensure_trainer_user(replace(settings, bucket=bucket, data_prefix=prefix))
         if user:
             print(
