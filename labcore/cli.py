@@ -33,7 +33,9 @@ def run(prog: str, main: Callable[[], int | None]) -> None:
     try:
         code = main()
     except LabError as exc:
-        print(f"{prog}: error: {root_message(exc)}", file=sys.stderr)
+        # A quiet error was already reported by another process (rank 0 of a torchrun job).
+        if not getattr(exc, "quiet", False):
+            print(f"{prog}: error: {root_message(exc)}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)

@@ -7,6 +7,8 @@ class LabError(Exception):
     """A problem the user can fix; its message is the whole report."""
 
     exit_code = 1
+    # True when another process already printed this error (see trainer.distributed.Echo).
+    quiet = False
 
 
 class ConfigError(LabError):

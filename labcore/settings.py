@@ -65,6 +65,9 @@ class Settings:
     seed: int = 0
     checkpoint_every: int = 500
     resume: bool = False
+    lr: float = 1e-3
+    # Seconds a rank waits in a collective before giving up on a lost peer (gloo's default is 30 min).
+    dist_timeout: int = 60
 
     @property
     def minio_url(self) -> str:
@@ -100,14 +103,21 @@ def load_settings(
     *,
     require: Iterable[str] = (),
     environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, object] | None = None,
 ) -> Settings:
     """Build and validate :class:`Settings`.
 
     ``require`` names the variables this command cannot run without (see ``MINIO_VARS`` and
     ``S3_VARS``); every variable that is set is checked for form whether required or not.
-    ``environ`` replaces the environment and ``.env`` entirely (tests).
+    ``environ`` replaces the environment and ``.env`` entirely (tests). ``overrides`` maps
+    variable names to command-line values (``None``: not given); they win over everything and go
+    through the same checks, so ``--epochs 0`` and ``EPOCHS=0`` fail with the same message.
     """
     env = dict(environ) if environ is not None else read_environment(env_file)
+    for name, value in (overrides or {}).items():
+        if value is None:
+            continue
+        env[name] = ("true" if value else "false") if isinstance(value, bool) else str(value)
 
     def get(name: str) -> str | None:
         value = env.get(name)
@@ -194,10 +204,19 @@ def load_settings(
         ("SHUFFLE_BUFFER", 0),
         ("SEED", 0),
         ("CHECKPOINT_EVERY", 0),
+        ("DIST_TIMEOUT", 1),
     ):
         number = _parse_int(name, get(name), minimum=minimum)
         if number is not None:
             kwargs[name.lower()] = number
+    lr = get("LR")
+    if lr:
+        try:
+            kwargs["lr"] = float(lr)
+        except ValueError:
+            raise ConfigError(f"LR={lr!r} is not a number: e.g. LR=0.001") from None
+        if not 0 < kwargs["lr"] < 10:  # type: ignore[operator]
+            raise ConfigError(f"LR={lr} is out of range: use a learning rate above 0, e.g. LR=0.001")
 
     return Settings(**kwargs)  # type: ignore[arg-type]
 

@@ -53,6 +53,17 @@ def parse_member(name: str) -> tuple[int, int]:
     return int(match["index"]), int(match["label"])
 
 
+def member_key(shard: str, name: str) -> str:
+    """A shard sample's identity: its shard's key and its member name (``.../shard-000001.tar/00042.7.png``)."""
+    return f"{shard}/{name}"
+
+
+def shard_of(key: str) -> str | None:
+    """The shard key of a shard sample's identity, ``None`` for a per-object key."""
+    shard, _, _ = key.rpartition("/")
+    return shard if shard.endswith(".tar") else None
+
+
 def write_shard(samples: Iterable[tuple[int, int, bytes]]) -> bytes:
     """A tar of ``(index, label, png)`` samples, byte-identical for the same input.
 

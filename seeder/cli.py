@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 from labcore.access import ensure_trainer_user
@@ -85,26 +84,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Flags are overrides of these variables, validated with them in labcore.settings.
+FLAG_VARS = {
+    "source": "SEED_SOURCE",
+    "limit": "SEED_LIMIT",
+    "bucket": "BUCKET",
+    "prefix": "DATA_PREFIX",
+    "workers": "SEED_WORKERS",
+    "cache_dir": "MNIST_CACHE_DIR",
+    "format": "SEED_FORMAT",
+    "shard_size": "SHARD_SIZE",
+}
+
+
 def _main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = load_settings(args.env_file, require=MINIO_VARS)
+    overrides = {var: getattr(args, name) for name, var in FLAG_VARS.items()}
+    settings = load_settings(args.env_file, require=MINIO_VARS, overrides=overrides)
     splits = [s.strip() for s in args.splits.split(",") if s.strip()]
     unknown = [s for s in splits if s not in SPLITS]
     if unknown or not splits:
         raise SystemExit(
             f"python -m seeder: error: --splits takes {' and/or '.join(SPLITS)}, not {args.splits!r}"
         )
-    limit = args.limit if args.limit is not None else settings.seed_limit
-    if limit is not None and limit < 1:
-        raise SystemExit("python -m seeder: error: --limit must be at least 1")
-    workers = args.workers or settings.seed_workers
-    seed_format = args.format or settings.seed_format
-    shard_size = args.shard_size or settings.shard_size
-    if shard_size < 1:
-        raise SystemExit("python -m seeder: error: --shard-size must be at least 1")
-    source = args.source or settings.seed_source
-    bucket = args.bucket or settings.bucket
-    prefix = (args.prefix or settings.data_prefix).strip("/")
+    limit, workers, seed_format = settings.seed_limit, settings.seed_workers, settings.seed_format
+    source, bucket, prefix = settings.seed_source, settings.bucket, settings.data_prefix
     progress = not args.no_progress
 
     client = minio_client(settings, pool_size=workers)
@@ -113,7 +117,7 @@ def _main(argv: list[str] | None = None) -> int:
 
     if source == "mnist":
         directory = fetch_mnist(
-            args.cache_dir or settings.mnist_cache_dir,
+            settings.mnist_cache_dir,
             mirrors=settings.mnist_mirrors or MNIST_MIRRORS,
             progress=progress,
         )
@@ -124,7 +128,7 @@ def _main(argv: list[str] | None = None) -> int:
     common = {"limit": limit, "workers": workers, "prune": args.prune, "progress": progress}
     with store_errors(settings):
         # seed() and seed_shards() create the bucket; the policy may name it before it exists.
-        user = ensure_trainer_user(replace(settings, bucket=bucket, data_prefix=prefix))
+        user = ensure_trainer_user(settings)
         if user:
             print(
                 f"trainer user {user!r}: read {prefix}/ and {shards_prefix(prefix)}/, write checkpoints/ and runs/ in {bucket}",
@@ -133,7 +137,9 @@ def _main(argv: list[str] | None = None) -> int:
         if seed_format in ("objects", "both"):
             print(seed(client, bucket, prefix, data, **common).line(), flush=True)
         if seed_format in ("shards", "both"):
-            report = seed_shards(client, bucket, shards_prefix(prefix), data, shard_size=shard_size, **common)
+            report = seed_shards(
+                client, bucket, shards_prefix(prefix), data, shard_size=settings.shard_size, **common
+            )
             print(report.line(), flush=True)
     return 0
 

@@ -159,8 +159,9 @@ def _main(argv: list[str]) -> int:
     if args.repeats < 1:
         raise SystemExit("python -m trainer.bench: error: --repeats must be at least 1")
 
-    from trainer.cli import export_credentials, plan_split
+    from trainer.connector import export_credentials
     from trainer.datasets import build_loader
+    from trainer.planning import plan_split
 
     # Four workers on two cores is part of the measurement, not a mistake.
     warnings.filterwarnings("ignore", message="This DataLoader will create")

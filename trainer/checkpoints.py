@@ -1,23 +1,27 @@
 """Checkpoints on MinIO with the connector's ``S3Checkpoint``, and resuming from the latest one.
 
-A checkpoint holds the model, the optimizer, the RNG, and the data position: the epoch and the
-number of batches already trained in it. Every loader's order is a function of the seed, the
-epoch and the worker count, so a resumed run replays the epoch's first batches without training
-on them and continues with exactly the batches an uninterrupted run would have trained on.
+A checkpoint holds the model, the optimizer, every rank's RNG state, and the data position: the
+epoch and the number of steps already trained in it. Every loader's order is a function of the
+seed, the epoch, the worker count and the world size, so a resumed run replays the epoch's first
+batches without training on them and continues with exactly the batches an uninterrupted run
+would have trained on. Only rank 0 writes; every rank reads the same checkpoint to resume.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import secrets
+import time
 from dataclasses import dataclass
 
 from labcore.clients import read_json
 from labcore.errors import ConfigError, DataError
 from labcore.settings import Settings
+from trainer.connector import checkpoint_store
 
 # What must not change between a run and its resumption: each one changes the sample order.
-ORDER_KEYS = ("loader", "batch_size", "workers", "seed", "shuffle_buffer")
+ORDER_KEYS = ("loader", "batch_size", "workers", "seed", "shuffle_buffer", "world_size")
 
 
 def run_prefix(run_id: str) -> str:
@@ -42,30 +46,30 @@ class Checkpointer:
     """
 
     def __init__(self, settings: Settings, run_id: str, config: dict):
-        from s3torchconnector import S3Checkpoint
-
-        from trainer.datasets import connector_config
-
         self.settings = settings
         self.run_id = run_id
         self.config = config
         self.saved = 0
-        self._checkpoint = S3Checkpoint(
-            settings.aws_region, endpoint=settings.aws_endpoint_url, s3client_config=connector_config()
-        )
+        self._checkpoint = checkpoint_store(settings)
 
     def _uri(self, key: str) -> str:
         return f"s3://{self.settings.bucket}/{key}"
 
-    def save(self, model, optimizer, *, epoch: int, step: int, trained: int, reports: list[dict]) -> str:
-        """Save the state at batch ``step`` of ``epoch`` (``step`` 0: the epoch has not started)."""
+    def save(
+        self, model, optimizer, *, epoch: int, step: int, trained: int, reports: list[dict], rng: list
+    ) -> str:
+        """Save the state at batch ``step`` of ``epoch`` (``step`` 0: the epoch has not started).
+
+        ``rng`` holds each rank's ``torch.get_rng_state()`` in rank order (dropout draws differ
+        per rank); ``trained`` counts the samples trained so far in the epoch by all ranks.
+        """
         import torch
 
         key = f"{run_prefix(self.run_id)}epoch-{epoch:03d}-step-{step:06d}.pt"
         state = {
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
-            "rng": torch.get_rng_state(),
+            "rng": rng,
             "epoch": epoch,
             "step": step,
             "trained": trained,
@@ -80,8 +84,8 @@ class Checkpointer:
         self.saved += 1
         return key
 
-    def restore(self, client, model, optimizer) -> Resumed:
-        """Load the latest checkpoint of this run into ``model`` and ``optimizer``."""
+    def load(self, client) -> dict:
+        """The latest checkpoint of this run, checked against this run's order settings."""
         import torch
 
         pointer_key = run_prefix(self.run_id) + "latest.json"
@@ -92,19 +96,38 @@ class Checkpointer:
             )
         with self._checkpoint.reader(self._uri(pointer["key"])) as reader:
             state = torch.load(io.BytesIO(reader.read()), weights_only=True)
-        changed = [k for k in ORDER_KEYS if state["config"].get(k) != self.config.get(k)]
+        if not isinstance(state.get("step"), int):
+            raise DataError(f"checkpoint {pointer['key']} is not one of this trainer's")
+        # Checkpoints from before distributed training have no world_size: they were one rank.
+        saved = {"world_size": 1, **state["config"]}
+        changed = [k for k in ORDER_KEYS if saved.get(k) != self.config.get(k)]
         if changed:
-            was = ", ".join(f"{k}={state['config'].get(k)}" for k in changed)
+            was = ", ".join(f"{k}={saved.get(k)}" for k in changed)
             raise ConfigError(
                 f"run {self.run_id} was started with {was}; resume it with the same settings "
                 "(they decide the sample order)"
             )
-        if not isinstance(state.get("step"), int):
-            raise DataError(f"checkpoint {pointer['key']} is not one of this trainer's")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["rng"])
-        return Resumed(state["epoch"], state["step"], state["trained"], state["reports"])
+        return state
+
+
+def apply(state: dict, model, optimizer, rank: int = 0) -> Resumed:
+    """Put a loaded checkpoint into ``model``, ``optimizer`` and this rank's RNG."""
+    import torch
+
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    rng = state["rng"]
+    torch.set_rng_state(rng[rank] if isinstance(rng, list) else rng)
+    return Resumed(state["epoch"], state["step"], state["trained"], state["reports"])
+
+
+def choose_run_id(client, settings: Settings, run_id: str | None, resume: bool) -> str:
+    """The run to start (``run_id``, or time + random) or, with ``resume``, the one to continue."""
+    if resume and not run_id:
+        run_id = latest_run(client, settings)
+        if not run_id:
+            raise ConfigError(f"nothing to resume: no checkpoints under s3://{settings.bucket}/checkpoints/")
+    return run_id or f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
 
 
 def latest_run(client, settings: Settings) -> str | None:
@@ -116,3 +139,16 @@ def latest_run(client, settings: Settings) -> str | None:
         ):
             newest = obj
     return newest.object_name.split("/")[1] if newest else None
+
+
+def save_run(settings: Settings, run_id: str, model, metrics: dict) -> str:
+    """Write ``model.pt`` and ``metrics.json`` under ``runs/<run-id>/`` with ``S3Checkpoint``."""
+    import torch
+
+    base = f"s3://{settings.bucket}/runs/{run_id}/"
+    store = checkpoint_store(settings)
+    with store.writer(base + "model.pt") as writer:
+        torch.save(model.state_dict(), writer)
+    with store.writer(base + "metrics.json") as writer:
+        writer.write(json.dumps(metrics, indent=2).encode())
+    return base

@@ -17,17 +17,19 @@ from __future__ import annotations
 
 import random
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
-from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_info
+from torch.utils.data import DataLoader, Dataset, IterableDataset, Sampler
 
 from labcore.clients import minio_client
 from labcore.errors import DataError
-from labcore.layout import sample_key, split_prefix
+from labcore.layout import split_prefix
 from labcore.settings import Settings
-from labcore.shards import iter_shard, parse_member, shards_prefix
+from labcore.shards import iter_shard, member_key, shards_prefix
+from trainer.connector import connector_args
+from trainer.distributed import position
 from trainer.transforms import DecodePng, ReadObject, collate_samples, decode_sample
 
 
@@ -44,34 +46,16 @@ def epoch_order(items: list[str], seed: int, epoch: int) -> list[str]:
     return order
 
 
-def connector_config():
-    """S3 client settings for MinIO: path-style addressing.
-
-    The connector defaults to virtual-hosted style (``bucket.host``), which a Compose hostname
-    such as ``minio`` cannot resolve.
-    """
-    from s3torchconnector import S3ClientConfig
-
-    return S3ClientConfig(force_path_style=True, max_attempts=3)
-
-
-def distributed_position() -> tuple[int, int]:
-    """``(rank, world_size)`` of this process; ``(0, 1)`` outside torch.distributed."""
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_rank(), torch.distributed.get_world_size()
-    return 0, 1
-
-
 def shard(items: Iterator, rank: int, world: int) -> Iterator:
     """The items of this (rank, worker) shard: position modulo ranks, then modulo workers.
 
     The same rule as ``S3IterableDataset``'s, so every loader splits work identically: each item
     goes to exactly one worker of one rank, whatever the counts.
     """
-    info = get_worker_info()
-    worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
-    for position, item in enumerate(items):
-        if position % world == rank and (position // world) % workers == worker:
+    here = position()
+    worker = max(here.worker, 0)
+    for index, item in enumerate(items):
+        if index % world == rank and (index // world) % here.workers == worker:
             yield item
 
 
@@ -86,7 +70,9 @@ class ManualPrefixDataset(IterableDataset):
     def __init__(self, settings: Settings, split: str, *, shuffle: bool = False, seed: int = 0):
         self.settings = settings
         self.prefix = split_prefix(settings.data_prefix, split)
-        self.rank, self.world = distributed_position()
+        # Like the connector: the rank is read when the dataset is built (after joining the world).
+        here = position()
+        self.rank, self.world = here.rank, here.world
         self.shuffle = shuffle
         self.seed = seed
         self.epoch = 0
@@ -112,14 +98,16 @@ class ManualPrefixDataset(IterableDataset):
 
 
 class OpenShard:
-    """Transform for the connector: ``S3Reader`` of a tar shard -> its members, lazily.
+    """Transform for the connector: ``S3Reader`` of a tar shard -> ``(sample key, bytes)``, lazily.
 
     The reader is consumed front to back by ``tarfile`` in stream mode while the members are
-    iterated: no seek, no temporary file, one member in hand at a time.
+    iterated: no seek, no temporary file, one member in hand at a time. A member's key is the
+    shard's key and its name (:func:`labcore.shards.member_key`).
     """
 
     def __call__(self, reader) -> Iterator[tuple[str, bytes]]:
-        return iter_shard(reader)
+        shard = reader.key
+        return ((member_key(shard, name), data) for name, data in iter_shard(reader))
 
 
 class ShardSamples(IterableDataset):
@@ -139,20 +127,18 @@ class ShardSamples(IterableDataset):
         self.shuffle = shuffle
         self.seed = seed
         self.epoch = 0
+        self._dataset = None
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
+        # Built here, in the main process, because the connector reads the rank when a dataset is
+        # made; in a DataLoader worker it would see no process group and every rank read everything.
+        self._dataset = self._source()
 
     def _source(self):
         from s3torchconnector import S3IterableDataset
 
-        common = {
-            "region": self.settings.aws_region,
-            "endpoint": self.settings.aws_endpoint_url,
-            "s3client_config": connector_config(),
-            "transform": OpenShard(),
-            "enable_sharding": True,
-        }
+        common = {**connector_args(self.settings), "transform": OpenShard(), "enable_sharding": True}
         if not self.shuffle:
             return S3IterableDataset.from_prefix(s3_uri(self.settings, self.split, shards=True), **common)
         uris = [
@@ -161,16 +147,15 @@ class ShardSamples(IterableDataset):
         return S3IterableDataset.from_objects(uris, **common)
 
     def __iter__(self) -> Iterator[tuple[str, bytes]]:
-        for members in self._source():
-            name = "?"
+        for members in self._dataset if self._dataset is not None else self._source():
+            key = "?"
             try:
-                for name, data in members:
-                    index, label = parse_member(name)
-                    yield sample_key(self.settings.data_prefix, self.split, label, index), data
-            except (ValueError, tarfile.TarError) as exc:
+                for key, data in members:
+                    yield key, data
+            except tarfile.TarError as exc:
                 # A damaged shard loses samples; exactly-once cannot hold, so stop here, clearly.
                 raise DataError(
-                    f"shard of {self.split} is damaged at member {name!r}: {exc}; re-seed the shards"
+                    f"shard of {self.split} is damaged after {key!r}: {exc}; re-seed the shards"
                 ) from None
 
 
@@ -200,8 +185,8 @@ class ShuffleDecode(IterableDataset):
             yield decode_sample(key, data)
 
     def _shuffled(self, items: Iterator) -> Iterator:
-        info = get_worker_info()
-        rng = random.Random(f"{self.seed}:{self.epoch}:{info.id if info else -1}")
+        here = position()
+        rng = random.Random(f"{self.seed}:{self.epoch}:{here.worker}")
         buffer: list = []
         for item in items:
             if len(buffer) < self.buffer_size:
@@ -214,31 +199,113 @@ class ShuffleDecode(IterableDataset):
         yield from buffer
 
 
+class RankSampler(Sampler[int]):
+    """A seeded permutation of a map dataset's indices, dealt over ranks: ``order[rank::world]``.
+
+    Unlike ``DistributedSampler`` it never pads with repeated indices (exactly once matters more
+    than equal rank sizes here; the training loop evens out step counts instead).
+    """
+
+    def __init__(self, size: int, *, shuffle: bool, seed: int):
+        here = position()
+        self.size, self.rank, self.world = size, here.rank, here.world
+        self.shuffle, self.seed, self.epoch = shuffle, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[int]:
+        if self.shuffle:
+            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+            order = torch.randperm(self.size, generator=generator).tolist()
+        else:
+            order = list(range(self.size))
+        return iter(order[self.rank :: self.world])
+
+    def __len__(self) -> int:
+        return len(range(self.rank, self.size, self.world))
+
+
+@dataclass(frozen=True)
+class LoaderOptions:
+    """How batches are made: the same for every loader kind."""
+
+    batch_size: int
+    workers: int
+    shuffle: bool
+    shuffle_buffer: int
+    seed: int
+
+
 @dataclass
 class Loader:
     """A DataLoader factory for one split; ``epoch(n)`` gives that epoch's DataLoader."""
 
     dataset: Dataset
-    batch_size: int
-    workers: int
-    shuffle_indices: bool
-    seed: int
+    options: LoaderOptions
+    sampler: RankSampler | None = None
 
     def epoch(self, epoch: int) -> DataLoader:
-        if isinstance(self.dataset, ShuffleDecode):
+        if hasattr(self.dataset, "set_epoch"):
             self.dataset.set_epoch(epoch)
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        if self.sampler is not None:
+            self.sampler.set_epoch(epoch)
+        workers = self.options.workers
         return DataLoader(
             self.dataset,
-            batch_size=self.batch_size,
-            num_workers=self.workers,
-            shuffle=self.shuffle_indices,
-            generator=generator if self.shuffle_indices else None,
+            batch_size=self.options.batch_size,
+            num_workers=workers,
+            sampler=self.sampler,
             # Each worker keeps a couple of batches ready while the model computes.
-            prefetch_factor=4 if self.workers > 0 else None,
+            prefetch_factor=4 if workers > 0 else None,
             collate_fn=collate_samples,
             persistent_workers=False,
         )
+
+
+def _s3iter(settings: Settings, split: str, options: LoaderOptions, shard_keys) -> Loader:
+    from s3torchconnector import S3IterableDataset
+
+    uri, args = s3_uri(settings, split), connector_args(settings)
+    if not options.shuffle or options.shuffle_buffer == 0:
+        # Decoding in the connector's transform: the plain streaming pipeline, in listing order.
+        dataset = S3IterableDataset.from_prefix(uri, transform=DecodePng(), enable_sharding=True, **args)
+        return Loader(dataset, options)
+    source = S3IterableDataset.from_prefix(uri, transform=ReadObject(), enable_sharding=True, **args)
+    return _shuffled(source, options)
+
+
+def _map(settings: Settings, split: str, options: LoaderOptions, shard_keys) -> Loader:
+    from s3torchconnector import S3MapDataset
+
+    dataset = S3MapDataset.from_prefix(
+        s3_uri(settings, split), transform=DecodePng(), **connector_args(settings)
+    )
+    return Loader(dataset, options, RankSampler(len(dataset), shuffle=options.shuffle, seed=options.seed))
+
+
+def _manual(settings: Settings, split: str, options: LoaderOptions, shard_keys) -> Loader:
+    return _shuffled(
+        ManualPrefixDataset(settings, split, shuffle=options.shuffle, seed=options.seed), options
+    )
+
+
+def _shards(settings: Settings, split: str, options: LoaderOptions, shard_keys) -> Loader:
+    source = ShardSamples(settings, split, shard_keys or [], shuffle=options.shuffle, seed=options.seed)
+    return _shuffled(source, options)
+
+
+def _shuffled(source: IterableDataset, options: LoaderOptions) -> Loader:
+    buffer = options.shuffle_buffer if options.shuffle else 0
+    return Loader(ShuffleDecode(source, buffer, options.seed), options)
+
+
+FACTORIES: dict[str, Callable[..., Loader]] = {
+    "s3iter": _s3iter,
+    "map": _map,
+    "manual": _manual,
+    "shards": _shards,
+}
 
 
 def build_loader(
@@ -255,32 +322,10 @@ def build_loader(
 ) -> Loader:
     """The loader ``kind`` (s3iter, map, manual, shards) over one split of the dataset.
 
-    ``shard_keys`` (the split's shards, from the trainer's listing) is needed for ``shards``.
+    ``shard_keys`` (the split's shards, from the plan) is needed for ``shards``. Build it after
+    joining a torchrun world: every loader splits its work by the rank it sees then.
     """
-    from s3torchconnector import S3IterableDataset, S3MapDataset
-
-    common = {
-        "region": settings.aws_region,
-        "endpoint": settings.aws_endpoint_url,
-        "s3client_config": connector_config(),
-    }
-    if kind == "map":
-        dataset = S3MapDataset.from_prefix(s3_uri(settings, split), transform=DecodePng(), **common)
-        return Loader(dataset, batch_size, workers, shuffle_indices=shuffle, seed=seed)
-    if kind == "s3iter":
-        if not shuffle or shuffle_buffer == 0:
-            dataset = S3IterableDataset.from_prefix(
-                s3_uri(settings, split), transform=DecodePng(), enable_sharding=True, **common
-            )
-            return Loader(dataset, batch_size, workers, shuffle_indices=False, seed=seed)
-        source = S3IterableDataset.from_prefix(
-            s3_uri(settings, split), transform=ReadObject(), enable_sharding=True, **common
-        )
-    elif kind == "manual":
-        source = ManualPrefixDataset(settings, split, shuffle=shuffle, seed=seed)
-    elif kind == "shards":
-        source = ShardSamples(settings, split, shard_keys or [], shuffle=shuffle, seed=seed)
-    else:
+    if kind not in FACTORIES:
         raise ValueError(f"unknown loader {kind!r}")
-    dataset = ShuffleDecode(source, shuffle_buffer if shuffle else 0, seed)
-    return Loader(dataset, batch_size, workers, shuffle_indices=False, seed=seed)
+    options = LoaderOptions(batch_size, workers, shuffle, shuffle_buffer, seed)
+    return FACTORIES[kind](settings, split, options, shard_keys)

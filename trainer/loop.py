@@ -1,195 +1,218 @@
-"""The training loop, the same for every loader, with the exactly-once check built in."""
+"""The training loop, the same for every loader and world size, with the exactly-once check built in.
+
+Ranks of a torchrun job step in lockstep: before every step they add up how many batches and
+samples they hold, and the loop ends when no rank has a batch left. A rank that has run out
+takes *padded* steps (a forward and backward that contribute zero gradient) so that DDP's
+gradient all-reduce never waits for a rank that has stopped: unequal step counts cannot hang.
+The loss is scaled by the step's global sample count, so a step's gradient is the mean over the
+samples actually trained, whichever ranks held them; padded samples are never counted.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import math
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import partial
 
 import torch
 from torch import nn
 from tqdm import tqdm
 
 from labcore.errors import DataError
-from labcore.layout import parse_key
-
-
-def sample_id(key: str) -> tuple[str, int] | str:
-    """``(split, index)``: what identifies a sample in either layout (objects or shards).
-
-    A key outside the layout is its own id: it must still arrive exactly once, to be skipped.
-    """
-    try:
-        parts = parse_key(key)
-    except ValueError:
-        return key
-    return parts.split, parts.index
+from trainer.checkpoints import Checkpointer, Resumed
+from trainer.connector import connector_errors
+from trainer.datasets import Loader
+from trainer.delivery import Delivery
+from trainer.distributed import World
+from trainer.planning import SplitPlan
+from trainer.reports import EpochReport
 
 
 @dataclass
-class Delivery:
-    """Which keys a pass over a split delivered, and from which workers."""
+class EpochStats:
+    """One rank's share of an epoch; gathered on rank 0 to make the world's report."""
 
-    keys: Counter = field(default_factory=Counter)
-    per_worker: Counter = field(default_factory=Counter)
-    problems: list[tuple[str, str]] = field(default_factory=list)
-
-    def add(
-        self, keys: Iterable[str], workers: Iterable[int], problems: Iterable[tuple[str, str]] = ()
-    ) -> None:
-        self.keys.update(keys)
-        self.per_worker.update(int(w) for w in workers)
-        self.problems.extend(problems)
-
-    @property
-    def samples(self) -> int:
-        return sum(self.keys.values())
-
-    def check(self, expected: set[tuple[str, int]], what: str, noun: str = "objects") -> str:
-        """The exactly-once line; ``DataError`` when any sample is missing, extra or repeated.
-
-        ``expected`` holds sample ids (:func:`sample_id`), so one check serves both layouts.
-        """
-        seen = Counter(sample_id(key) for key in self.keys.elements())
-        repeated = sum(seen.values()) - len(seen)
-        missing = expected - seen.keys()
-        unexpected = seen.keys() - expected
-        line = f"{what}: {len(seen)} of {len(expected)} {noun}, {repeated} duplicates"
-        if missing or unexpected or repeated:
-            example = (
-                sorted(map(str, missing))[:1]
-                or sorted(map(str, unexpected))[:1]
-                or [str(k) for k, n in seen.items() if n > 1][:1]
-            )
-            raise DataError(
-                f"exactly-once check failed: {line}, {len(missing)} missing, {len(unexpected)} unexpected "
-                f"(e.g. {example[0]})"
-            )
-        if self.problems:
-            key, why = sorted(self.problems)[0]
-            line += f", {len(self.problems)} skipped as unusable (e.g. {key}: {why})"
-        return line
+    delivery: Delivery = field(default_factory=Delivery)
+    loss_sum: float = 0.0
+    correct: int = 0
+    trained: int = 0
+    steps: int = 0  # steps with a batch of this rank's (the rest were padded)
+    data_seconds: float = 0.0
+    compute_seconds: float = 0.0
 
 
 @dataclass
-class EpochReport:
-    """What one epoch did; printed, and saved in the run's metrics."""
+class Training:
+    """Everything :func:`fit` needs: the model (DDP-wrapped on several ranks), data, and where to save."""
 
-    epoch: int
-    loss: float
-    train_accuracy: float
-    test_accuracy: float
-    samples: int
-    trained_samples: int
-    seconds: float
-    data_seconds: float
-    compute_seconds: float
-    samples_per_worker: dict[str, int]
-    train_check: str
-    test_check: str
-
-    @property
-    def samples_per_second(self) -> float:
-        return self.samples / self.seconds if self.seconds else 0.0
-
-    def lines(self, epochs: int) -> list[str]:
-        workers = ", ".join(f"{w}: {n}" for w, n in self.samples_per_worker.items())
-        return [
-            f"epoch {self.epoch}/{epochs}: loss {self.loss:.4f}, train accuracy {self.train_accuracy:.2%}, "
-            f"test accuracy {self.test_accuracy:.2%}",
-            f"epoch {self.epoch}/{epochs}: {self.samples_per_second:.0f} samples/s, {self.seconds:.1f} s "
-            f"({self.data_seconds:.1f} s waiting for data, {self.compute_seconds:.1f} s computing), "
-            f"samples per worker {{{workers}}}",
-            f"epoch {self.epoch}/{epochs}: {self.train_check}; {self.test_check}",
-        ]
-
-    def as_dict(self) -> dict:
-        return {**asdict(self), "samples_per_second": self.samples_per_second}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> EpochReport:
-        """The inverse of :meth:`as_dict` (reports travel inside checkpoints)."""
-        return cls(**{f.name: data[f.name] for f in fields(cls)})
+    model: nn.Module
+    module: nn.Module
+    optimizer: torch.optim.Optimizer
+    world: World
+    train: Loader
+    test: Loader
+    train_plan: SplitPlan
+    test_plan: SplitPlan
+    epochs: int
+    checkpointer: Checkpointer
+    checkpoint_every: int
+    strict: bool = False
+    progress: bool = False
+    failure_hint: str = ""
+    endpoint: str = ""
+    history: list[dict] = field(default_factory=list)  # finished epochs' reports, saved in checkpoints
 
 
-def _label_of_worker(worker: int) -> str:
-    return "main" if worker < 0 else str(worker)
-
-
-def train_epoch(
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    batches: Iterable,
-    *,
-    total_batches: int | None = None,
-    progress: bool = True,
-    description: str = "train",
-    strict: bool = False,
-    skip_batches: int = 0,
-    on_step: Callable[[int, int], None] | None = None,
-) -> tuple[float, float, Delivery, float, float, int]:
-    """One pass over ``batches``: loss, accuracy, delivery, seconds on data and compute, trained.
+def train_epoch(t: Training, epoch: int, *, skip_steps: int = 0, trained_before: int = 0) -> EpochStats:
+    """One pass over this rank's batches in lockstep with the other ranks (see the module doc).
 
     Unusable objects are counted and skipped; with ``strict`` the first one stops the run. The
-    first ``skip_batches`` batches (trained before a resume) are delivered but not trained on.
-    ``on_step(batches_done, samples_trained)`` runs after every trained batch (checkpoints).
+    first ``skip_steps`` steps (trained before a resume) are delivered but not trained on.
     """
-    model.train()
-    loss_fn = nn.CrossEntropyLoss()
-    delivery = Delivery()
-    loss_sum = correct = 0.0
-    trained = done = 0
-    data_seconds = compute_seconds = 0.0
-    iterator = iter(batches)
-    with tqdm(total=total_batches, desc=description, unit="batch", disable=not progress, leave=False) as bar:
+    t.model.train()
+    loss_fn = nn.CrossEntropyLoss(reduction="sum")
+    stats = EpochStats()
+    iterator = iter(t.train.epoch(epoch))
+    total = math.ceil(len(t.train_plan) / (t.train.options.batch_size * t.world.size))
+    bar = tqdm(total=total, desc=f"epoch {epoch}/{t.epochs}", unit="batch", leave=False)
+    bar.disable = not (t.progress and t.world.is_main)
+    step = 0
+    with bar:
         while True:
             waited = time.perf_counter()
-            try:
-                images, labels, keys, workers, problems = next(iterator)
-            except StopIteration:
-                break
+            batch = next(iterator, None)
             started = time.perf_counter()
-            data_seconds += started - waited
-            delivery.add(keys, workers.tolist(), problems)
-            if problems and strict:
-                key, why = problems[0]
-                raise DataError(
-                    f"{key}: {why} (--strict stops at unusable data; without it such objects are skipped)"
-                )
+            stats.data_seconds += started - waited
+            usable = 0
+            if batch is not None:
+                images, labels, keys, workers, problems = batch
+                stats.delivery.add(keys, workers.tolist(), problems)
+                if problems and t.strict:
+                    key, why = problems[0]
+                    raise DataError(
+                        f"{key}: {why} (--strict stops at unusable data; without it such objects are skipped)"
+                    )
+                usable = len(labels)
+                stats.steps += 1
+            holding, step_samples = t.world.sum([batch is not None, usable])
+            if not holding:
+                break
+            step += 1
             bar.update(1)
-            done += 1
-            if done <= skip_batches or not len(labels):
+            if step <= skip_steps or (not step_samples) or (not usable and not t.world.distributed):
                 continue
-            optimizer.zero_grad(set_to_none=True)
-            logits = model(images)
-            loss = loss_fn(logits, labels)
-            loss.backward()
-            optimizer.step()
-            compute_seconds += time.perf_counter() - started
-            loss_sum += loss.item() * len(labels)
-            correct += (logits.argmax(1) == labels).sum().item()
-            trained += len(labels)
-            if on_step is not None:
-                on_step(done, trained)
-    n = max(trained, 1)
-    return loss_sum / n, correct / n, delivery, data_seconds, compute_seconds, trained
+            t.optimizer.zero_grad(set_to_none=True)
+            if usable:
+                logits = t.model(images)
+                loss = loss_fn(logits, labels)
+            else:  # padded step: this rank has no sample, but DDP needs its (zero) gradient
+                loss = t.model(torch.zeros(1, 1, 28, 28)).sum() * 0.0
+            # DDP averages gradients over ranks; scaling by ranks/samples makes it the step's mean.
+            (loss * (t.world.size / step_samples)).backward()
+            t.optimizer.step()
+            stats.compute_seconds += time.perf_counter() - started
+            if usable:
+                stats.loss_sum += loss.item()
+                stats.correct += (logits.argmax(1) == labels).sum().item()
+                stats.trained += usable
+            if t.checkpoint_every and step % t.checkpoint_every == 0:
+                _checkpoint(t, epoch, step, trained_before + t.world.sum([stats.trained])[0])
+    return stats
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, batches: Iterable) -> tuple[float, Delivery]:
-    """Accuracy over ``batches`` and which keys they held."""
-    model.eval()
-    delivery = Delivery()
-    correct = total = 0
+def evaluate(module: nn.Module, batches: Iterable) -> EpochStats:
+    """This rank's correct answers over ``batches`` and which keys they held (no collectives)."""
+    module.eval()
+    stats = EpochStats()
     for images, labels, keys, workers, problems in batches:
-        delivery.add(keys, workers.tolist(), problems)
+        stats.delivery.add(keys, workers.tolist(), problems)
         if len(labels):
-            correct += (model(images).argmax(1) == labels).sum().item()
-            total += len(labels)
-    return correct / max(total, 1), delivery
+            stats.correct += (module(images).argmax(1) == labels).sum().item()
+            stats.trained += len(labels)
+    return stats
 
 
-def worker_counts(delivery: Delivery) -> dict[str, int]:
-    """Samples per worker, keyed by worker id (``main`` without workers)."""
-    return {_label_of_worker(w): n for w, n in sorted(delivery.per_worker.items())}
+def _checkpoint(t: Training, epoch: int, step: int, trained: int) -> None:
+    """Every rank hands its RNG state to rank 0, which writes the checkpoint."""
+    rng = t.world.gather(torch.get_rng_state())
+    if t.world.is_main:
+        t.checkpointer.save(
+            t.module, t.optimizer, epoch=epoch, step=step, trained=trained, reports=t.history, rng=rng
+        )
+
+
+def weights_digest(module: nn.Module) -> str:
+    """A short SHA-256 of every parameter's bytes: equal on every rank, or DDP went wrong."""
+    digest = hashlib.sha256()
+    for tensor in module.state_dict().values():
+        digest.update(tensor.detach().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:12]
+
+
+def _report(t: Training, epoch: int, seconds: float, gathered: list, trained_before: int) -> EpochReport:
+    """Rank 0's view of the world's epoch; ``DataError`` when a sample is missing or repeated.
+
+    ``gathered`` holds each rank's ``(train stats, test stats, weights digest)``.
+    """
+    train: list[EpochStats] = [g[0] for g in gathered]
+    test: list[EpochStats] = [g[1] for g in gathered]
+    digests: list[str] = [g[2] for g in gathered]
+    world_train = Delivery.merge([s.delivery for s in train])
+    world_test = Delivery.merge([s.delivery for s in test])
+    trained = sum(s.trained for s in train)
+    tested = sum(s.trained for s in test)
+    weights = ""
+    if t.world.distributed:
+        if len(set(digests)) != 1:
+            raise DataError(f"ranks ended epoch {epoch} with different weights ({', '.join(digests)})")
+        weights = f"weights identical on {t.world.size} ranks (sha256 {digests[0]})"
+    return EpochReport(
+        epoch=epoch,
+        loss=sum(s.loss_sum for s in train) / max(trained, 1),
+        train_accuracy=sum(s.correct for s in train) / max(trained, 1),
+        test_accuracy=sum(s.correct for s in test) / max(tested, 1),
+        samples=world_train.samples,
+        trained_samples=trained_before + trained,
+        seconds=seconds,
+        data_seconds=train[0].data_seconds,
+        compute_seconds=train[0].compute_seconds,
+        samples_per_worker=dict(sorted(world_train.per_worker.items())),
+        samples_per_rank=dict(world_train.per_rank),
+        steps_per_rank={str(rank): s.steps for rank, s in enumerate(train)} if t.world.distributed else {},
+        train_check=world_train.check(t.train_plan, "train"),
+        test_check=world_test.check(t.test_plan, "test"),
+        spread=world_train.spread(),
+        weights=weights,
+    )
+
+
+def fit(t: Training, start: Resumed) -> list[EpochReport]:
+    """Train from ``start`` to the last epoch; rank 0 prints each epoch and every rank checkpoints with it.
+
+    Every epoch ends with the world's exactly-once check: a gap or a duplicate on any rank stops
+    every rank with the same line.
+    """
+    reports = [EpochReport.from_dict(r) for r in start.reports]
+    for epoch in range(start.epoch, t.epochs + 1):
+        skip, before = (start.step, start.trained) if epoch == start.epoch else (0, 0)
+        t.history = [r.as_dict() for r in reports]
+        with connector_errors(f"MinIO at {t.endpoint} failed during epoch {epoch}", t.failure_hint):
+            started = time.perf_counter()
+            train = train_epoch(t, epoch, skip_steps=skip, trained_before=before)
+            seconds = time.perf_counter() - started
+            test = evaluate(t.module, t.test.epoch(epoch))
+        gathered = t.world.gather((train, test, weights_digest(t.module)))
+        report = t.world.decide(partial(_report, t, epoch, seconds, gathered, before))
+        reports.append(report)
+        if t.world.is_main:
+            for line in report.lines(t.epochs):
+                print(line, flush=True)
+        # The end of an epoch is a checkpoint too: the next one starts at its step 0.
+        t.history = [r.as_dict() for r in reports]
+        with connector_errors(f"saving a checkpoint of epoch {epoch} failed", t.failure_hint):
+            _checkpoint(t, epoch + 1, 0, 0)
+    return reports

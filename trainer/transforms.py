@@ -7,9 +7,10 @@ import io
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import get_worker_info
 
 from labcore.layout import parse_key
+from labcore.shards import parse_member, shard_of
+from trainer.distributed import position
 
 # MNIST's pixel mean and standard deviation; Fashion-MNIST's are close enough for a demo.
 MEAN, STD = 0.1307, 0.3081
@@ -18,8 +19,17 @@ SHAPE = (28, 28)
 
 def worker_id() -> int:
     """The DataLoader worker this runs in; -1 in the main process (``num_workers=0``)."""
-    info = get_worker_info()
-    return info.id if info is not None else -1
+    return position().worker
+
+
+def sample_label(key: str) -> int:
+    """The label in a sample's key: ``.../<label>/<index>.png``, or a shard member ``<index>.<label>.png``.
+
+    ``ValueError`` for a key outside both layouts.
+    """
+    if shard_of(key) is not None:
+        return parse_member(key)[1]
+    return parse_key(key).label
 
 
 def decode_sample(key: str, data: bytes) -> tuple[torch.Tensor | None, int, str, int, str]:
@@ -32,7 +42,7 @@ def decode_sample(key: str, data: bytes) -> tuple[torch.Tensor | None, int, str,
     saying why: data problems are counted and skipped, not fatal (``--strict`` makes them so).
     """
     try:
-        label = parse_key(key).label
+        label = sample_label(key)
     except ValueError:
         return None, -1, key, worker_id(), "outside the <label>/<index>.png layout"
     if not data:

@@ -55,3 +55,20 @@ def test_bad_flags_are_usage_errors(tmp_path):
     result = run_module("seeder", ["--splits", "validation"], ENV, tmp_path)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "--splits takes train and/or test" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "flags,pattern",
+    [
+        (["--workers", "0"], r"SEED_WORKERS=0 is too small: it must be at least 1"),
+        (["--workers", "-1"], r"SEED_WORKERS=-1 is too small"),
+        (["--shard-size", "0"], r"SHARD_SIZE=0 is too small"),
+        (["--limit", "0"], r"SEED_LIMIT=0 is too small"),
+        (["--prefix", "bad prefix"], r"DATA_PREFIX='bad prefix' is not a plain key prefix"),
+        (["--bucket", "Bad_Bucket"], r"BUCKET='Bad_Bucket' is not a valid bucket name"),
+    ],
+)
+def test_flags_go_through_the_settings_validation(tmp_path, flags, pattern):
+    """Refused in one line before any side effect: the (closed) server is never contacted."""
+    env = {**ENV, "MINIO_ENDPOINT": f"127.0.0.1:{closed_port()}"}
+    assert_one_line_error(run_module("seeder", flags, env, tmp_path), 2, pattern)

@@ -1,5 +1,7 @@
 """The trainer's command line, for mistakes caught before any server is used."""
 
+import pytest
+
 from tests.conftest import assert_one_line_error, run_module
 from tests.unit.test_seeder_cli import closed_port
 
@@ -41,3 +43,23 @@ def test_unreachable_endpoint(tmp_path):
         "trainer", [], {**ENV, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{closed_port()}"}, tmp_path, timeout=60
     )
     assert_one_line_error(result, 1, r"cannot reach MinIO at http://127\.0\.0\.1:\d+ \(AWS_ENDPOINT_URL\)")
+
+
+@pytest.mark.parametrize(
+    "flags,pattern",
+    [
+        (["--epochs", "0"], r"EPOCHS=0 is too small: it must be at least 1"),
+        (["--batch-size", "0"], r"BATCH_SIZE=0 is too small: it must be at least 1"),
+        (["--workers", "-1"], r"NUM_WORKERS=-1 is too small: it must be at least 0"),
+        (["--shuffle-buffer", "-5"], r"SHUFFLE_BUFFER=-5 is too small"),
+        (["--checkpoint-every", "-1"], r"CHECKPOINT_EVERY=-1 is too small"),
+        (["--lr", "0"], r"LR=0 is out of range"),
+    ],
+)
+def test_flags_go_through_the_settings_validation(tmp_path, flags, pattern):
+    """A flag is checked like its variable, before any server is used (the endpoint is closed)."""
+    env = {**ENV, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{closed_port()}"}
+    assert_one_line_error(run_module("trainer", flags, env, tmp_path), 2, pattern)
+    variable = pattern.split("=")[0]
+    value = flags[1]
+    assert_one_line_error(run_module("trainer", [], {**env, variable: value}, tmp_path), 2, pattern)

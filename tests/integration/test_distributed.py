@@ -1,0 +1,234 @@
+"""Ranks x workers against a real MinIO: gloo ranks on this host, 1003 objects, every loader.
+
+Loader tests spawn real gloo ranks (torch.multiprocessing) that build each loader after joining,
+as the trainer does, and feed what every rank read through the real exactly-once check. Trainer
+tests run ``python -m trainer`` under torchrun, as users do.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import torch.multiprocessing as mp
+
+from labcore.clients import minio_client
+from labcore.settings import load_settings
+from labcore.sources import load_split
+from seeder.upload import seed, seed_shards
+from tests.conftest import wait_for, write_dataset
+from tests.integration.conftest import server_env
+from tests.integration.ranks import read_epoch
+from tests.unit.test_seeder_cli import closed_port
+from trainer.delivery import Delivery
+from trainer.planning import plan_split
+
+SAMPLES = 1003
+LOADERS = ("s3iter", "map", "manual", "shards")
+WORLDS = (2, 3)
+WORKERS = (0, 2)
+
+
+@pytest.fixture(scope="module")
+def dataset(minio_server, tmp_path_factory):
+    """1003 train samples (and 29 test) as objects and as 11 shards of 100 (the last holds 3)."""
+    env = server_env(minio_server)
+    settings = load_settings(environ=env)
+    directory = tmp_path_factory.mktemp("idx")
+    write_dataset(directory, {"train": SAMPLES, "test": 29}, learnable=True)
+    splits = [load_split(directory, name) for name in ("train", "test")]
+    client = minio_client(settings)
+    seed(client, settings.bucket, "mnist", splits, progress=False)
+    seed_shards(client, settings.bucket, "mnist-shards", splits, shard_size=100, progress=False)
+    return env, settings, client
+
+
+@pytest.fixture(scope="module")
+def world_reads(dataset, tmp_path_factory):
+    """``{(world, kind, workers): [rank 0's read, rank 1's, ...]}``: every case, one spawn per world."""
+    env, *_ = dataset
+    cases = [(kind, workers) for kind in LOADERS for workers in WORKERS]
+    reads = {}
+    for world in WORLDS:
+        out = tmp_path_factory.mktemp(f"world{world}")
+        mp.start_processes(
+            read_epoch, args=(world, closed_port(), env, cases, str(out)), nprocs=world, start_method="spawn"
+        )
+        by_rank = [json.loads((out / f"rank{r}.json").read_text()) for r in range(world)]
+        for kind, workers in cases:
+            reads[(world, kind, workers)] = [ranks[f"{kind}:{workers}"] for ranks in by_rank]
+    return reads
+
+
+@pytest.mark.parametrize("workers", WORKERS)
+@pytest.mark.parametrize("kind", LOADERS)
+@pytest.mark.parametrize("world", WORLDS)
+def test_every_loader_splits_over_ranks_and_workers_exactly_once(dataset, world_reads, world, kind, workers):
+    _, settings, client = dataset
+    plan = plan_split(client, settings, "train", shards=kind == "shards")
+    parts = []
+    for read in world_reads[(world, kind, workers)]:
+        part = Delivery()
+        part.add(read["keys"], read["workers"])
+        parts.append(part)
+    noun = "samples" if kind == "shards" else "objects"
+    line = Delivery.merge(parts).check(plan, "train")
+    assert line == f"train: {SAMPLES} of {SAMPLES} {noun}, 0 duplicates"
+    # Every rank, and every worker of it, had a share of the work.
+    assert all(part.samples > 0 for part in parts)
+    expected_workers = {"main"} if workers == 0 else {str(w) for w in range(workers)}
+    assert all(set(part.per_worker) == expected_workers for part in parts), [p.per_worker for p in parts]
+
+
+def torchrun(nproc: int, args: list[str], env: dict, cwd: Path, *, timeout: float = 600, wait=True):
+    """``torchrun --nproc-per-node N -m trainer ARGS`` on loopback (c10d rendezvous), as in the README."""
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nnodes",
+        "1",
+        "--nproc-per-node",
+        str(nproc),
+        "--rdzv-backend",
+        "c10d",
+        "--rdzv-endpoint",
+        f"127.0.0.1:{closed_port()}",
+        "-m",
+        "trainer",
+        *args,
+    ]
+    full_env = {"PATH": os.environ.get("PATH", ""), "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1", **env}
+    if not wait:
+        return subprocess.Popen(
+            command, env=full_env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+    return subprocess.run(command, env=full_env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def metrics_of(client, bucket: str, run_id: str) -> dict:
+    return json.loads(client.get_object(bucket, f"runs/{run_id}/metrics.json").read())
+
+
+def test_two_ranks_train_exactly_once_with_identical_weights(dataset, tmp_path):
+    env, settings, client = dataset
+    args = ["--epochs", "2", "--workers", "2", "--batch-size", "32", "--run-id", "w2", "--no-progress"]
+    result = torchrun(2, args, env, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert out.count(f"train: {SAMPLES} of {SAMPLES} objects, 0 duplicates; test: 29 of 29 objects") == 2, out
+    assert out.count("loader s3iter, 2 ranks x 2 workers") == 1, "rank 0 alone prints"
+    assert len(re.findall(r"weights identical on 2 ranks \(sha256 [0-9a-f]{12}\)", out)) == 2
+    assert re.search(
+        r"samples per rank \{0: 50[12], 1: 50[12]\}, per rank/worker \{0/0: \d+, 0/1: \d+, 1/0", out
+    )
+    metrics = metrics_of(client, settings.bucket, "w2")
+    assert metrics["world_size"] == 2
+    assert [e["trained_samples"] for e in metrics["per_epoch"]] == [SAMPLES, SAMPLES]
+
+
+def test_four_ranks_with_unequal_step_counts_finish_every_epoch(dataset, tmp_path):
+    """11 shards of up to 100 over 4 ranks: 3, 3, 3 and 2 shards, so rank 3 runs out of steps first."""
+    env, settings, client = dataset
+    args = ["--loader", "shards", "--epochs", "1", "--workers", "0", "--batch-size", "100"]
+    result = torchrun(4, [*args, "--run-id", "uneven", "--no-progress"], env, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"train: {SAMPLES} of {SAMPLES} samples, 0 duplicates" in result.stdout
+    epoch = metrics_of(client, settings.bucket, "uneven")["per_epoch"][0]
+    assert sorted(epoch["samples_per_rank"].values()) == [200, 203, 300, 300]
+    steps = epoch["steps_per_rank"]
+    assert len(set(steps.values())) > 1, steps  # the ranks really had different step counts
+    assert epoch["trained_samples"] == SAMPLES
+    assert "weights identical on 4 ranks" in result.stdout
+
+
+def rank_pids(torchrun_pid: int) -> dict[int, int]:
+    """``{rank: pid}`` of torchrun's worker processes, read from /proc."""
+    children = Path(f"/proc/{torchrun_pid}/task/{torchrun_pid}/children").read_text().split()
+    ranks = {}
+    for pid in map(int, children):
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        rank = next((int(v[5:]) for v in environ if v.startswith(b"RANK=")), None)
+        if rank is not None:
+            ranks[rank] = pid
+    return ranks
+
+
+def test_a_killed_rank_stops_the_others_and_resume_completes(dataset, tmp_path):
+    env, settings, client = dataset
+    env = {**env, "DIST_TIMEOUT": "30"}
+    args = [
+        "--epochs",
+        "2",
+        "--workers",
+        "1",
+        "--batch-size",
+        "10",
+        "--checkpoint-every",
+        "5",
+        "--no-progress",
+    ]
+    process = torchrun(2, [*args, "--run-id", "killed"], env, tmp_path, wait=False)
+    try:
+        wait_for(
+            lambda: (
+                process.poll() is not None
+                or any(
+                    o.object_name.endswith("step-000010.pt")
+                    for o in client.list_objects(settings.bucket, prefix="checkpoints/killed/")
+                )
+            ),
+            timeout=300,
+            what="the second checkpoint",
+        )
+        assert process.poll() is None, process.communicate()[1][-3000:]
+        pids = wait_for(lambda: rank_pids(process.pid), timeout=30, what="the rank processes")
+        killed_at = time.monotonic()
+        os.kill(pids[1], signal.SIGKILL)
+        _, err = process.communicate(timeout=120)
+        stopped_after = time.monotonic() - killed_at
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode != 0
+    assert stopped_after < 30 + 15, stopped_after  # within DIST_TIMEOUT, with room for torchrun itself
+    ours = [line for line in err.splitlines() if line.startswith("python -m trainer: error:")]
+    assert len(ours) == 1, err[-3000:]
+    assert re.search(
+        r"rank 0: (stopped by torchrun|lost contact).*continue with --resume --run-id killed", ours[0]
+    )
+
+    pointer = json.loads(client.get_object(settings.bucket, "checkpoints/killed/latest.json").read())
+    resumed = torchrun(2, [*args, "--resume", "--run-id", "killed"], env, tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"resuming at epoch {pointer['epoch']}, after {pointer['step']} batches" in resumed.stdout
+    metrics = metrics_of(client, settings.bucket, "killed")
+    assert [e["trained_samples"] for e in metrics["per_epoch"]] == [SAMPLES, SAMPLES]
+    assert (
+        Counter(
+            line.count(f"{SAMPLES} of {SAMPLES} objects, 0 duplicates")
+            for line in resumed.stdout.splitlines()
+        )[1]
+        >= 1
+    )
+
+    # Another world size deals the samples differently: resuming with it is refused in one line.
+    other = subprocess.run(
+        [sys.executable, "-m", "trainer", *args, "--resume", "--run-id", "killed"],
+        env={"PATH": os.environ.get("PATH", ""), **env},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert other.returncode == 2 and "Traceback" not in other.stderr, other.stderr[-2000:]
+    assert "run killed was started with world_size=2; resume it with the same settings" in other.stderr

@@ -1,0 +1,190 @@
+"""Who am I (rank, world, worker), and the few collectives the trainer needs, in one place.
+
+``python -m trainer`` is one process unless ``torchrun`` started it: torchrun sets ``RANK``,
+``WORLD_SIZE`` and the rendezvous variables, and :func:`join_world` then joins the gloo process
+group (CPU) with the lab's timeout, before any dataset is built, because the connector reads the
+rank when a dataset is constructed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from dataclasses import dataclass
+from datetime import timedelta
+
+from torch import distributed as dist
+from torch.utils.data import get_worker_info
+
+from labcore.errors import ConfigError, LabError, StoreError
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where this code runs: rank of world, DataLoader worker of workers (worker -1: main process)."""
+
+    rank: int
+    world: int
+    worker: int
+    workers: int
+
+
+def position() -> Position:
+    """This process's rank and world size (0 and 1 outside torch.distributed) and its worker."""
+    rank, world = (dist.get_rank(), dist.get_world_size()) if _initialized() else (0, 1)
+    info = get_worker_info()
+    worker, workers = (info.id, info.num_workers) if info is not None else (-1, 1)
+    return Position(rank, world, worker, workers)
+
+
+def _initialized() -> bool:
+    return dist.is_available() and dist.is_initialized()
+
+
+class RankFailed(LabError):
+    """Another rank failed or vanished; this one stops too. Its own line names the rank."""
+
+
+class Echo(LabError):
+    """An error rank 0 met and shared: every rank stops with it, only rank 0 prints it."""
+
+    quiet = True
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass
+class World:
+    """The ranks of a torchrun job (one rank, no process group, outside torchrun)."""
+
+    rank: int = 0
+    size: int = 1
+    timeout: int = 60
+    hint: str = ""
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.size > 1
+
+    def _collective(self, call, *args):
+        try:
+            return call(*args)
+        except RuntimeError as exc:
+            # gloo says "Connection closed by peer" at once when a rank dies, and times out after
+            # ``timeout`` when one hangs: either way this rank cannot go on alone.
+            reason = str(exc).strip().splitlines()[0][:200]
+            raise RankFailed(
+                f"rank {self.rank}: lost contact with another rank of {self.size} ({reason}); "
+                f"see that rank's error{'; ' + self.hint if self.hint else ''}"
+            ) from None
+
+    def sum(self, values: list) -> list[int]:
+        """Element-wise sums of ``values`` (numbers or booleans) over every rank, on every rank."""
+        if not self.distributed:
+            return [int(v) for v in values]
+        import torch
+
+        tensor = torch.tensor([int(v) for v in values], dtype=torch.long)
+        self._collective(dist.all_reduce, tensor)
+        return tensor.tolist()
+
+    def gather(self, obj) -> list | None:
+        """``obj`` of every rank, in rank order, on rank 0 (``None`` on the others)."""
+        if not self.distributed:
+            return [obj]
+        out: list | None = [None] * self.size if self.is_main else None
+        self._collective(dist.gather_object, obj, out, 0)
+        return out
+
+    def broadcast(self, obj):
+        """Rank 0's ``obj`` on every rank."""
+        if not self.distributed:
+            return obj
+        box = [obj]
+        self._collective(dist.broadcast_object_list, box, 0)
+        return box[0]
+
+    def decide(self, fn):
+        """``fn()`` run on rank 0 only, its result (or its one-line error) shared with every rank."""
+        outcome = None
+        if self.is_main:
+            try:
+                outcome = ("ok", fn())
+            except LabError as exc:
+                if not self.distributed:
+                    raise
+                outcome = ("error", (str(exc), exc.exit_code))
+                self.broadcast(outcome)
+                raise
+        outcome = self.broadcast(outcome)
+        if outcome[0] == "error":
+            raise Echo(*outcome[1])
+        return outcome[1]
+
+    def close(self) -> None:
+        if self.distributed and _initialized():
+            dist.destroy_process_group()
+
+
+_stopped = ""
+
+
+def stop_on_sigterm(world: World) -> None:
+    """On SIGTERM (torchrun's way to stop the survivors when a rank fails) stop with one line.
+
+    torchrun signals the DataLoader workers too, so their death may surface first as the
+    DataLoader's own error; :func:`as_rank` reports the real cause.
+    """
+
+    def handler(signum, frame):
+        global _stopped
+        _stopped = f"rank {world.rank}: stopped by torchrun because another rank failed; {world.hint}"
+        raise RankFailed(_stopped)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def join_world(timeout: int) -> World:
+    """Join torchrun's process group (gloo) if torchrun started us; a one-rank :class:`World` if not."""
+    size = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    rank = int(os.environ.get("RANK", "0") or 0)
+    if size <= 1:
+        return World(0, 1, timeout)
+    try:
+        dist.init_process_group("gloo", timeout=timedelta(seconds=timeout))
+    except (RuntimeError, ValueError) as exc:
+        raise StoreError(
+            f"rank {rank}: joining the {size}-rank process group failed ({str(exc).splitlines()[0]}); "
+            "check torchrun's --rdzv-endpoint and, in containers, GLOO_SOCKET_IFNAME"
+        ) from None
+    return World(dist.get_rank(), dist.get_world_size(), timeout)
+
+
+def as_rank(main):
+    """Run ``main``, making its one-line error right for a torchrun rank.
+
+    A rank stopped by torchrun's SIGTERM says so, whatever error the stop surfaced as. Errors of
+    rank > 0 name the rank; configuration errors, the same on every rank, are left to rank 0.
+    """
+    rank = os.environ.get("RANK", "0")
+    many = int(os.environ.get("WORLD_SIZE", "1") or 1) > 1
+    try:
+        try:
+            return main()
+        except Exception:
+            if _stopped:
+                raise RankFailed(_stopped) from None
+            raise
+    except LabError as exc:
+        if many and rank != "0" and not exc.quiet:
+            if isinstance(exc, ConfigError):
+                exc.quiet = True
+            elif not str(exc).startswith("rank "):
+                exc.args = (f"rank {rank}: {exc}",)
+        raise

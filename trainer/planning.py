@@ -1,0 +1,108 @@
+"""What a split holds, listed and checked before any training: the plan the trainer and bench share."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+from labcore.clients import read_json, store_errors
+from labcore.errors import DataError
+from labcore.layout import parse_key, split_prefix
+from labcore.settings import Settings
+from labcore.shards import manifest_key, shards_prefix
+
+
+@dataclass
+class SplitPlan:
+    """One split as listed: every object key, or (shard layout) every shard and its sample count.
+
+    A sample is identified by its object key; a shard sample by its shard key and member name
+    (:func:`labcore.shards.member_key`), so the exactly-once check never needs to parse a key.
+    """
+
+    split: str
+    keys: set[str] = field(default_factory=set)
+    shards: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def sharded(self) -> bool:
+        return bool(self.shards)
+
+    @property
+    def shard_keys(self) -> list[str]:
+        return sorted(self.shards)
+
+    @property
+    def noun(self) -> str:
+        return "samples" if self.sharded else "objects"
+
+    def __len__(self) -> int:
+        return sum(self.shards.values()) if self.sharded else len(self.keys)
+
+
+def plan_split(client, settings: Settings, split: str, *, shards: bool, strict: bool = False) -> SplitPlan:
+    """List one split (per-object or shard layout) and check it before any training starts."""
+    if shards:
+        return _plan_shards(client, settings, split)
+    return SplitPlan(split, keys=list_split(client, settings, split, strict=strict))
+
+
+def _plan_shards(client, settings: Settings, split: str) -> SplitPlan:
+    prefix = shards_prefix(settings.data_prefix)
+    where = f"s3://{settings.bucket}/{prefix}/"
+    with store_errors(settings, "s3"):
+        manifest = read_json(client, settings.bucket, manifest_key(prefix))
+        if manifest is None:
+            raise DataError(
+                f"no shard manifest at {where}manifest.json: seed shards first "
+                "(make seed ARGS='--format shards'), or check BUCKET and DATA_PREFIX"
+            )
+        listed = {
+            o.object_name
+            for o in client.list_objects(settings.bucket, split_prefix(prefix, split), recursive=True)
+        }
+    entry = manifest.get("splits", {}).get(split)
+    if not entry:
+        raise DataError(f"the shard manifest at {where} has no {split} split: re-seed with --format shards")
+    counts = {s["key"]: s["samples"] for s in entry["shards"]}
+    if set(counts) != listed:
+        raise DataError(
+            f"shards under {where}{split}/ differ from the manifest ({len(listed)} listed, {len(counts)} in the "
+            "manifest): re-seed with --format shards --prune"
+        )
+    return SplitPlan(split, shards=counts)
+
+
+def list_split(client, settings: Settings, split: str, *, strict: bool = False) -> set[str]:
+    """Every key of one split, checked against the layout before any training starts.
+
+    Keys outside the layout are data problems: reported here and skipped when they arrive, or,
+    with ``strict``, an error before any work.
+    """
+    prefix = split_prefix(settings.data_prefix, split)
+    where = f"s3://{settings.bucket}/{prefix}"
+    with store_errors(settings, "s3"):
+        keys = {o.object_name for o in client.list_objects(settings.bucket, prefix=prefix, recursive=True)}
+    if not keys:
+        raise DataError(
+            f"no objects under {where}: seed the bucket first (make up), or check BUCKET and DATA_PREFIX"
+        )
+    bad = []
+    for key in keys:
+        try:
+            parse_key(key)
+        except ValueError:
+            bad.append(key)
+    if bad and strict:
+        raise DataError(
+            f"{len(bad)} objects under {where} are outside the <label>/<index>.png layout, e.g. "
+            f"{sorted(bad)[0]}: remove them, or seed into a clean DATA_PREFIX (--strict)"
+        )
+    if bad:
+        print(
+            f"warning: {len(bad)} objects under {where} are outside the <label>/<index>.png layout and "
+            f"will be skipped, e.g. {sorted(bad)[0]} (--strict makes this an error)",
+            file=sys.stderr,
+            flush=True,
+        )
+    return keys

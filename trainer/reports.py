@@ -1,0 +1,54 @@
+"""What one epoch did, as printed lines and as the run's metrics."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+
+@dataclass
+class EpochReport:
+    """One epoch of the whole world; printed by rank 0 and saved in the run's metrics."""
+
+    epoch: int
+    loss: float
+    train_accuracy: float
+    test_accuracy: float
+    samples: int
+    trained_samples: int
+    seconds: float
+    data_seconds: float
+    compute_seconds: float
+    samples_per_worker: dict[str, int]
+    train_check: str
+    test_check: str
+    spread: str = ""
+    samples_per_rank: dict[str, int] = field(default_factory=dict)
+    steps_per_rank: dict[str, int] = field(default_factory=dict)
+    weights: str = ""
+
+    @property
+    def samples_per_second(self) -> float:
+        return self.samples / self.seconds if self.seconds else 0.0
+
+    def lines(self, epochs: int) -> list[str]:
+        """The epoch's lines: accuracy, speed and spread, the exactly-once check (and, with ranks, weights)."""
+        lines = [
+            f"epoch {self.epoch}/{epochs}: loss {self.loss:.4f}, train accuracy {self.train_accuracy:.2%}, "
+            f"test accuracy {self.test_accuracy:.2%}",
+            f"epoch {self.epoch}/{epochs}: {self.samples_per_second:.0f} samples/s, {self.seconds:.1f} s "
+            f"({self.data_seconds:.1f} s waiting for data, {self.compute_seconds:.1f} s computing), "
+            f"{self.spread}",
+            f"epoch {self.epoch}/{epochs}: {self.train_check}; {self.test_check}",
+        ]
+        if self.weights:
+            steps = ", ".join(f"{r}: {n}" for r, n in self.steps_per_rank.items())
+            lines.append(f"epoch {self.epoch}/{epochs}: steps per rank {{{steps}}}; {self.weights}")
+        return lines
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "samples_per_second": self.samples_per_second}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> EpochReport:
+        """The inverse of :meth:`as_dict` (reports travel inside checkpoints)."""
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})

@@ -1,0 +1,131 @@
+"""One training run, wired: loaders, model (DDP on several ranks), checkpoints, and the saved results."""
+
+from __future__ import annotations
+
+import torch
+
+from labcore.clients import store_errors
+from labcore.settings import Settings
+from labcore.shards import shards_prefix
+from trainer.checkpoints import Checkpointer, Resumed, apply, save_run
+from trainer.connector import connector_errors, export_credentials
+from trainer.datasets import build_loader
+from trainer.distributed import World
+from trainer.loop import Training, fit
+from trainer.model import SmallCNN
+from trainer.planning import SplitPlan
+
+
+class Session:
+    """A run of the trainer on one rank: built after the world is joined and the splits are planned."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        world: World,
+        run_id: str,
+        train_plan: SplitPlan,
+        test_plan: SplitPlan,
+        *,
+        strict: bool = False,
+    ):
+        self.settings, self.world, self.run_id = settings, world, run_id
+        self.train_plan, self.test_plan, self.strict = train_plan, test_plan, strict
+        export_credentials(settings)
+        torch.manual_seed(settings.seed)
+        s = settings
+        common = {"batch_size": s.batch_size, "workers": s.num_workers, "shuffle_buffer": s.shuffle_buffer}
+        common["seed"] = s.seed
+        self.config = {"loader": s.loader, "lr": s.lr, **common, "world_size": world.size}
+        # Datasets are built after joining the world: every loader reads the rank when built.
+        self.train = build_loader(
+            s.loader, s, "train", shuffle=True, shard_keys=train_plan.shard_keys, **common
+        )
+        self.test = build_loader(
+            s.loader, s, "test", shuffle=False, shard_keys=test_plan.shard_keys, **common
+        )
+        self.module = SmallCNN()
+        self.model = self.module
+        if world.distributed:
+            # DDP starts every rank from rank 0's weights and averages gradients over the ranks.
+            self.model = torch.nn.parallel.DistributedDataParallel(self.module)
+        self.optimizer = torch.optim.Adam(self.module.parameters(), lr=s.lr)
+        self.checkpointer = Checkpointer(s, run_id, self.config)
+
+    def prepare(self, client) -> Resumed:
+        """Where the run starts: epoch 1, or (``RESUME``) the latest checkpoint, read by rank 0 for all."""
+        if not self.settings.resume:
+            return Resumed(epoch=1, step=0, trained=0, reports=[])
+
+        def load():
+            with (
+                store_errors(self.settings, "s3"),
+                connector_errors(f"reading checkpoints of run {self.run_id} failed"),
+            ):
+                return self.checkpointer.load(client)
+
+        return apply(self.world.decide(load), self.module, self.optimizer, self.world.rank)
+
+    def announce(self, start: Resumed) -> None:
+        """Rank 0's first lines: what is trained from where, and where a resumed run picks up."""
+        if not self.world.is_main:
+            return
+        s, world = self.settings, self.world
+        ranks = f"{world.size} ranks x " if world.distributed else ""
+        where = shards_prefix(s.data_prefix) if self.train_plan.sharded else s.data_prefix
+        print(
+            f"run {self.run_id}: loader {s.loader}, {ranks}{s.num_workers} workers, batch {s.batch_size}, "
+            f"{s.epochs} epochs, {len(self.train_plan)} train / {len(self.test_plan)} test "
+            f"{self.train_plan.noun} from s3://{s.bucket}/{where}/ at {s.aws_endpoint_url}",
+            flush=True,
+        )
+        if s.resume:
+            print(
+                f"run {self.run_id}: resuming at epoch {start.epoch}, after {start.step} batches "
+                f"({start.trained} samples) already trained in it",
+                flush=True,
+            )
+
+    def run(self, start: Resumed, *, progress: bool) -> int:
+        """Train every remaining epoch, then (rank 0) save the model and metrics under ``runs/``."""
+        s = self.settings
+        training = Training(
+            model=self.model,
+            module=self.module,
+            optimizer=self.optimizer,
+            world=self.world,
+            train=self.train,
+            test=self.test,
+            train_plan=self.train_plan,
+            test_plan=self.test_plan,
+            epochs=s.epochs,
+            checkpointer=self.checkpointer,
+            checkpoint_every=s.checkpoint_every,
+            strict=self.strict,
+            progress=progress,
+            failure_hint=self.world.hint,
+            endpoint=s.aws_endpoint_url,
+        )
+        reports = fit(training, start)
+        if not self.world.is_main:
+            return 0
+        metrics = {
+            "run_id": self.run_id,
+            **self.config,
+            "workers": s.num_workers,
+            "epochs": s.epochs,
+            "checkpoints_saved": self.checkpointer.saved,
+            "resumed": s.resume,
+            "train_objects": len(self.train_plan),
+            "test_objects": len(self.test_plan),
+            "final_test_accuracy": reports[-1].test_accuracy,
+            "per_epoch": [r.as_dict() for r in reports],
+        }
+        with connector_errors(f"saving the run to s3://{s.bucket}/runs/{self.run_id}/ failed"):
+            base = save_run(s, self.run_id, self.module, metrics)
+        print(
+            f"run {self.run_id}: test accuracy {reports[-1].test_accuracy:.2%} after {s.epochs} epochs; "
+            f"model.pt and metrics.json at {base}",
+            flush=True,
+        )
+        return 0
