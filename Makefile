@@ -29,9 +29,17 @@ up: build ## start MinIO and seed the bucket (a re-run uploads only what is miss
 	$(COMPOSE) up -d --wait minio
 	$(COMPOSE) run --rm seeder
 
-train: build ## train on the seeded bucket (make train EPOCHS=2 NUM_WORKERS=4 LOADER=map)
+# Ranks for `make train`: 1 runs `python -m trainer`; more run it under torchrun in the container.
+# Read from .env/.env.local like Compose's settings; the command line or environment wins.
+NPROC ?= $(or $(shell sed -n 's/^NPROC=//p' $(ENV_FILES) | tail -n 1),1)
+
+train: build ## train on the seeded bucket (make train EPOCHS=2 NUM_WORKERS=4 LOADER=map; NPROC=2: torchrun)
 	$(COMPOSE) up -d --wait minio
+ifeq ($(NPROC),1)
 	$(COMPOSE) run --rm --no-deps trainer $(ARGS)
+else
+	$(COMPOSE) run --rm --no-deps --entrypoint torchrun trainer --standalone --nproc-per-node $(NPROC) -m trainer $(ARGS)
+endif
 
 bench: venv build ## loader throughput, no model: table, results/*.json|png (BENCH_ARGS="--repeats 1")
 	$(COMPOSE) up -d --wait minio

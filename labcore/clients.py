@@ -15,7 +15,7 @@ import urllib3
 from minio import Minio
 from minio.error import InvalidResponseError, MinioAdminException, S3Error, ServerError
 
-from labcore.errors import ConfigError, LabError, StoreError
+from labcore.errors import ConfigError, DataError, LabError, StoreError
 from labcore.settings import Settings
 
 # minio-py's default pool waits 300 s and retries 5 times, which turns a typo in the endpoint
@@ -167,7 +167,10 @@ def check_access(client: Minio, settings: Settings) -> None:
 
 
 def read_json(client: Minio, bucket: str, key: str) -> dict | None:
-    """The JSON object at ``key``, or ``None`` when there is no such object."""
+    """The JSON object at ``key``, or ``None`` when there is no such object.
+
+    ``DataError`` when the object is not a JSON object (truncated, edited by hand, something else).
+    """
     try:
         response = client.get_object(bucket, key)
     except S3Error as exc:
@@ -175,7 +178,12 @@ def read_json(client: Minio, bucket: str, key: str) -> dict | None:
             return None
         raise
     try:
-        return json.loads(response.read())
+        value = json.loads(response.read())
+    except ValueError as exc:
+        raise DataError(f"s3://{bucket}/{key} is not valid JSON ({exc})") from None
     finally:
         response.close()
         response.release_conn()
+    if not isinstance(value, dict):
+        raise DataError(f"s3://{bucket}/{key} is not a JSON object")
+    return value

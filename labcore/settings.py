@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +26,7 @@ S3_VARS = ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_AC
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _HOST_PORT_RE = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9._-]+)(:(\d{1,5}))?$")
 _PREFIX_RE = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
+_RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -66,6 +67,7 @@ class Settings:
     checkpoint_every: int = 500
     resume: bool = False
     lr: float = 1e-3
+    run_id: str | None = None
     # Seconds a rank waits in a collective before giving up on a lost peer (gloo's default is 30 min).
     dist_timeout: int = 60
 
@@ -126,7 +128,15 @@ def load_settings(
     for name in require:
         if not get(name):
             raise ConfigError(f"{name} is not set: add it to .env or export it (README, Configuration)")
+    kwargs = {**_store_settings(get), **_seed_settings(get), **_train_settings(get)}
+    return Settings(**kwargs)  # type: ignore[arg-type]
 
+
+Getter = Callable[[str], "str | None"]
+
+
+def _store_settings(get: Getter) -> dict[str, object]:
+    """Bucket, prefix, and both endpoint conventions with their credentials."""
     defaults = Settings()
     kwargs: dict[str, object] = {}
 
@@ -149,9 +159,6 @@ def load_settings(
     endpoint = get("MINIO_ENDPOINT")
     if endpoint:
         kwargs["minio_endpoint"] = _check_host_port(endpoint)
-    resume = get("RESUME")
-    if resume is not None:
-        kwargs["resume"] = _parse_bool("RESUME", resume)
     secure = get("MINIO_SECURE")
     if secure is not None:
         kwargs["minio_secure"] = _parse_bool("MINIO_SECURE", secure)
@@ -169,14 +176,20 @@ def load_settings(
         value = get(name)
         if value:
             kwargs[name.lower()] = value
+    return kwargs
 
+
+def _seed_settings(get: Getter) -> dict[str, object]:
+    """What the seeder reads: source, limit, parallelism, format."""
+    kwargs: dict[str, object] = {}
     source = get("SEED_SOURCE")
     if source:
         kwargs["seed_source"] = source
     kwargs["seed_limit"] = _parse_int("SEED_LIMIT", get("SEED_LIMIT"), minimum=1, optional=True)
-    workers = _parse_int("SEED_WORKERS", get("SEED_WORKERS"), minimum=1)
-    if workers is not None:
-        kwargs["seed_workers"] = workers
+    for name in ("SEED_WORKERS", "SHARD_SIZE"):
+        number = _parse_int(name, get(name), minimum=1)
+        if number is not None:
+            kwargs[name.lower()] = number
     cache = get("MNIST_CACHE_DIR")
     if cache:
         kwargs["mnist_cache_dir"] = cache
@@ -191,13 +204,29 @@ def load_settings(
                 f"SEED_FORMAT={seed_format!r} is not one of {', '.join(SEED_FORMATS)}: e.g. SEED_FORMAT=both"
             )
         kwargs["seed_format"] = seed_format
+    return kwargs
+
+
+def _train_settings(get: Getter) -> dict[str, object]:
+    """What the trainer reads: loader, batches, epochs, order, checkpoints, ranks."""
+    kwargs: dict[str, object] = {}
+    resume = get("RESUME")
+    if resume is not None:
+        kwargs["resume"] = _parse_bool("RESUME", resume)
+    run_id = get("RUN_ID")
+    if run_id:
+        if not _RUN_ID_RE.match(run_id) or ".." in run_id:
+            raise ConfigError(
+                f"RUN_ID={run_id!r} is not a run name: use up to 64 letters, digits, '.', '_' or '-' "
+                "(no '/', no '..'), e.g. RUN_ID=mnist-1"
+            )
+        kwargs["run_id"] = run_id
     loader = get("LOADER")
     if loader:
         if loader not in LOADERS:
             raise ConfigError(f"LOADER={loader!r} is not one of {', '.join(LOADERS)}: e.g. LOADER=s3iter")
         kwargs["loader"] = loader
     for name, minimum in (
-        ("SHARD_SIZE", 1),
         ("NUM_WORKERS", 0),
         ("BATCH_SIZE", 1),
         ("EPOCHS", 1),
@@ -217,8 +246,7 @@ def load_settings(
             raise ConfigError(f"LR={lr!r} is not a number: e.g. LR=0.001") from None
         if not 0 < kwargs["lr"] < 10:  # type: ignore[operator]
             raise ConfigError(f"LR={lr} is out of range: use a learning rate above 0, e.g. LR=0.001")
-
-    return Settings(**kwargs)  # type: ignore[arg-type]
+    return kwargs
 
 
 def _check_host_port(value: str) -> str:

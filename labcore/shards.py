@@ -7,12 +7,14 @@ Member names are ``<index>.<label>.png`` (zero-padded index), so a reader needs 
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 import tarfile
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
+from labcore.errors import DataError
 from labcore.layout import split_prefix
 
 SHARD_WIDTH = 6
@@ -93,3 +95,41 @@ def iter_shard(stream: BinaryIO) -> Iterator[tuple[str, bytes]]:
             handle = tar.extractfile(member)
             if handle is not None:
                 yield member.name, handle.read()
+
+
+class _Hashing:
+    """A read-only stream that hashes what passes through it."""
+
+    def __init__(self, stream: BinaryIO):
+        self.stream = stream
+        self.sha256 = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.stream.read(size)
+        self.sha256.update(data)
+        return data
+
+
+def iter_verified(stream: BinaryIO, key: str, sha256: str | None) -> Iterator[tuple[str, bytes]]:
+    """``(sample key, bytes)`` of each member of shard ``key``, checked against its ``sha256``.
+
+    The shard is hashed as it streams and checked when it ends, so a shard cut at a 512-byte
+    boundary (which ``tarfile`` in stream mode takes for a normal end) or with one changed byte
+    stops the run at that shard with one line naming it; nothing is buffered to do so.
+    """
+    hashing = _Hashing(stream)
+    last = None
+    try:
+        for name, data in iter_shard(hashing):
+            last = name
+            yield member_key(key, name), data
+        while hashing.read(1 << 16):
+            pass  # the end-of-archive blocks and padding count too
+    except tarfile.TarError as exc:
+        raise DataError(f"shard {key} is damaged after member {last!r} ({exc}): re-seed the shards") from None
+    digest = hashing.sha256.hexdigest()
+    if sha256 and digest != sha256:
+        raise DataError(
+            f"shard {key} does not match its manifest (SHA-256 {digest[:12]}..., manifest {sha256[:12]}...): "
+            "it was truncated or changed; re-seed the shards"
+        )

@@ -15,8 +15,9 @@ from minio.deleteobjects import DeleteObject
 from minio.error import S3Error
 from tqdm import tqdm
 
-from labcore.errors import StoreError
-from labcore.layout import sample_key, split_prefix
+from labcore.clients import read_json
+from labcore.errors import DataError, StoreError
+from labcore.layout import parse_key, sample_key, split_prefix
 from labcore.png import encode_png
 from labcore.shards import manifest_key, shard_key, write_shard
 from labcore.sources import Split
@@ -76,6 +77,26 @@ def existing_etags(client: Minio, bucket: str, prefix: str) -> dict[str, str]:
     }
 
 
+def checksums_key(prefix: str) -> str:
+    """Where the seeder keeps what it uploaded, beside the split prefixes (never inside them)."""
+    return f"{prefix.strip('/')}/checksums.json"
+
+
+def read_checksums(client: Minio, bucket: str, prefix: str) -> dict[str, dict]:
+    """``key -> {"sha256", "etag"}`` as the last seed recorded them (empty before the first)."""
+    try:
+        return (read_json(client, bucket, checksums_key(prefix)) or {}).get("objects", {})
+    except DataError:
+        return {}  # a damaged record is rebuilt by this run: it only saves uploads, it proves nothing
+
+
+def write_checksums(client: Minio, bucket: str, prefix: str, recorded: dict[str, dict]) -> None:
+    body = json.dumps({"objects": dict(sorted(recorded.items()))}, indent=1).encode()
+    client.put_object(
+        bucket, checksums_key(prefix), io.BytesIO(body), len(body), content_type="application/json"
+    )
+
+
 def md5_hex(body: bytes) -> str:
     """The ETag S3 gives a single-part upload of ``body``."""
     return hashlib.md5(body, usedforsecurity=False).hexdigest()
@@ -95,16 +116,27 @@ def _upload(
     workers: int,
     total: int,
     progress: bool,
-) -> set[str]:
-    """PUT each ``(key, body, content type)`` unless ``present`` has it with the same MD5.
+    known: dict[str, dict],
+) -> dict[str, dict]:
+    """PUT each ``(key, body, content type)`` unless the bucket already has those bytes there.
 
-    Returns every key seen. A PUT is atomic in S3, so a killed seeder never leaves a partial
-    object behind; a re-run compares and uploads only what is missing or different.
+    The bytes are there when the listed ETag is the body's MD5 (a single-part upload), or when
+    ``known`` (the last seed's checksums) has the body's SHA-256 with the ETag still listed:
+    multipart uploads (shards over 5 MiB) have ETags that are no MD5. Returns the checksums of
+    every key seen, to be written for the next run. A PUT is atomic in S3, so a killed seeder
+    never leaves a partial object behind; a re-run uploads only what is missing or different.
     """
-    wanted: set[str] = set()
+    recorded: dict[str, dict] = {}
+
+    def unchanged(key: str, body: bytes, sha256: str) -> bool:
+        etag, last = present.get(key), known.get(key, {})
+        if etag is None:
+            return False
+        return etag == md5_hex(body) or (last.get("sha256") == sha256 and last.get("etag") in (etag, None))
 
     def put(key: str, body: bytes, content_type: str) -> int:
-        client.put_object(bucket, key, io.BytesIO(body), len(body), content_type=content_type)
+        result = client.put_object(bucket, key, io.BytesIO(body), len(body), content_type=content_type)
+        recorded[key]["etag"] = (result.etag or "").strip('"')
         return len(body)
 
     # Bounded in-flight work: encoding must not run ahead of the uploads by a whole split.
@@ -125,8 +157,9 @@ def _upload(
 
         try:
             for key, body, content_type in items:
-                wanted.add(key)
-                if present.get(key) == md5_hex(body):
+                sha256 = hashlib.sha256(body).hexdigest()
+                recorded[key] = {"sha256": sha256, "etag": present.get(key)}
+                if unchanged(key, body, sha256):
                     report.skipped += 1
                     bar.update(1)
                     continue
@@ -137,7 +170,7 @@ def _upload(
             for future in in_flight:
                 future.cancel()
             raise
-    return wanted
+    return recorded
 
 
 def _prune(client: Minio, bucket: str, stale: list[str], report: SeedReport, prune: bool) -> None:
@@ -176,13 +209,58 @@ def seed(
                 png = encode_png(pixels, split.rows, split.cols)
                 yield sample_key(prefix, split.name, label, index), png, "image/png"
 
+    foreign = _other_dataset(present, splits, limit)
+    if foreign and not prune:
+        raise DataError(
+            f"s3://{bucket}/{prefix}/ already holds another dataset ({len(foreign)} samples under other "
+            f"labels than this source's, e.g. {foreign[0]}): add --prune to replace it, or seed into "
+            "another DATA_PREFIX"
+        )
     total = sum(report.counts.values())
-    wanted = _upload(
-        client, bucket, items(), present, report, workers=workers, total=total, progress=progress
+    known = read_checksums(client, bucket, prefix)
+    recorded = _upload(
+        client, bucket, items(), present, report, workers=workers, total=total, progress=progress, known=known
     )
-    _prune(client, bucket, sorted(set(present) - wanted), report, prune)
+    write_checksums(client, bucket, prefix, recorded)
+    _prune(client, bucket, sorted(set(present) - set(recorded)), report, prune)
     report.seconds = time.monotonic() - started
     return report
+
+
+def _other_dataset(present: Iterable[str], splits: list[Split], limit: int | None) -> list[str]:
+    """Keys of samples this source also has, under another label: a different dataset's.
+
+    Keys beyond this source's ``limit`` are left alone (a smaller ``--limit`` of the same data).
+    """
+    by_name = {split.name: split for split in splits}
+    foreign = []
+    for key in present:
+        try:
+            parts = parse_key(key)
+        except ValueError:
+            continue
+        split = by_name.get(parts.split)
+        if (
+            split is not None
+            and parts.index < _take(split, limit)
+            and split.labels.data[parts.index] != parts.label
+        ):
+            foreign.append(key)
+    return sorted(foreign)
+
+
+def _adopted_shards(client: Minio, bucket: str, prefix: str) -> dict[str, dict]:
+    """Checksums of shards seeded before the seeder kept ``checksums.json``: from their manifest.
+
+    The manifest is written after every shard it lists is complete, so its SHA-256s describe the
+    shards in the bucket; the ETag is not compared (``None``) because it was never recorded.
+    """
+    manifest = read_json(client, bucket, manifest_key(prefix)) or {}
+    return {
+        shard["key"]: {"sha256": shard.get("sha256"), "etag": None}
+        for entry in manifest.get("splits", {}).values()
+        for shard in entry.get("shards", [])
+    }
 
 
 def _shards_of(split: Split, count: int, shard_size: int) -> Iterable[tuple[int, bytes]]:
@@ -238,10 +316,12 @@ def seed_shards(
                 yield key, body, "application/x-tar"
 
     total = sum(report.objects.values())
-    wanted = _upload(
-        client, bucket, items(), present, report, workers=workers, total=total, progress=progress
+    known = read_checksums(client, bucket, prefix) or _adopted_shards(client, bucket, prefix)
+    recorded = _upload(
+        client, bucket, items(), present, report, workers=workers, total=total, progress=progress, known=known
     )
-    _prune(client, bucket, sorted(set(present) - wanted), report, prune)
+    write_checksums(client, bucket, prefix, recorded)
+    _prune(client, bucket, sorted(set(present) - set(recorded)), report, prune)
     body = json.dumps(manifest, indent=2, sort_keys=True).encode()
     key = manifest_key(prefix)
     try:

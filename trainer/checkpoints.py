@@ -15,6 +15,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
+from labcore.cli import root_message
 from labcore.clients import read_json
 from labcore.errors import ConfigError, DataError
 from labcore.settings import Settings
@@ -94,10 +95,22 @@ class Checkpointer:
             raise ConfigError(
                 f"nothing to resume: no s3://{self.settings.bucket}/{pointer_key}; start without --resume"
             )
-        with self._checkpoint.reader(self._uri(pointer["key"])) as reader:
-            state = torch.load(io.BytesIO(reader.read()), weights_only=True)
-        if not isinstance(state.get("step"), int):
-            raise DataError(f"checkpoint {pointer['key']} is not one of this trainer's")
+        where = f"s3://{self.settings.bucket}/{pointer_key}"
+        key = pointer.get("key")
+        if not isinstance(key, str) or not key.startswith(run_prefix(self.run_id)) or not key.endswith(".pt"):
+            raise DataError(
+                f"{where} does not name a checkpoint of run {self.run_id} (key {key!r}); start a new run"
+            )
+        with self._checkpoint.reader(self._uri(key)) as reader:
+            data = reader.read()
+        try:
+            state = torch.load(io.BytesIO(data), weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a file that is not its own
+            raise DataError(
+                f"s3://{self.settings.bucket}/{key} is not a checkpoint ({root_message(exc)})"
+            ) from None
+        if not isinstance(state, dict) or not isinstance(state.get("step"), int):
+            raise DataError(f"s3://{self.settings.bucket}/{key} is not one of this trainer's checkpoints")
         # Checkpoints from before distributed training have no world_size: they were one rank.
         saved = {"world_size": 1, **state["config"]}
         changed = [k for k in ORDER_KEYS if saved.get(k) != self.config.get(k)]
@@ -106,6 +119,12 @@ class Checkpointer:
             raise ConfigError(
                 f"run {self.run_id} was started with {was}; resume it with the same settings "
                 "(they decide the sample order)"
+            )
+        # Checkpoints from before the fingerprint have none: nothing to compare.
+        if saved.get("data", self.config.get("data")) != self.config.get("data"):
+            raise ConfigError(
+                f"the dataset changed since run {self.run_id} was checkpointed (re-seeded or pruned), so "
+                "its sample order no longer exists: start a new run (another --run-id)"
             )
         return state
 
@@ -121,12 +140,25 @@ def apply(state: dict, model, optimizer, rank: int = 0) -> Resumed:
     return Resumed(state["epoch"], state["step"], state["trained"], state["reports"])
 
 
-def choose_run_id(client, settings: Settings, run_id: str | None, resume: bool) -> str:
-    """The run to start (``run_id``, or time + random) or, with ``resume``, the one to continue."""
+def choose_run_id(
+    client, settings: Settings, run_id: str | None, resume: bool, overwrite: bool = False
+) -> str:
+    """The run to start (``run_id``, or time + random) or, with ``resume``, the one to continue.
+
+    A run id that already has checkpoints or outputs is refused without ``resume`` (or
+    ``overwrite``): reusing it by accident would mix two runs' checkpoints.
+    """
     if resume and not run_id:
         run_id = latest_run(client, settings)
         if not run_id:
             raise ConfigError(f"nothing to resume: no checkpoints under s3://{settings.bucket}/checkpoints/")
+    if run_id and not resume and not overwrite:
+        for prefix in (run_prefix(run_id), f"runs/{run_id}/"):
+            if next(iter(client.list_objects(settings.bucket, prefix=prefix)), None) is not None:
+                raise ConfigError(
+                    f"run {run_id} already exists (s3://{settings.bucket}/{prefix}): continue it with "
+                    "--resume, choose another --run-id, or replace it with --overwrite"
+                )
     return run_id or f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
 
 

@@ -9,9 +9,10 @@ from labcore.cli import run
 from labcore.clients import minio_client, store_errors
 from labcore.settings import LOADERS, S3_VARS, Settings, load_settings
 
-# Flags are overrides of these variables, validated with them in labcore.settings.
-_SAME_NAME = ("loader", "batch_size", "epochs", "lr", "shuffle_buffer", "seed", "checkpoint_every", "resume")
-FLAG_VARS = {name: name.upper() for name in _SAME_NAME} | {"workers": "NUM_WORKERS"}
+# Every other flag overrides the variable of its name (--batch-size: BATCH_SIZE), so it goes
+# through the same validation in labcore.settings.
+_RENAMED = {"workers": "NUM_WORKERS"}
+_NOT_SETTINGS = ("env_file", "strict", "overwrite", "no_progress")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,8 +59,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--seed", type=int, metavar="N", help="seed for weights and shuffling [env SEED, default 0]"
     )
+    _add_run_flags(parser)
+    return parser
+
+
+def _add_run_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags about the run rather than the data: its name, checkpoints, strictness, output."""
     parser.add_argument(
-        "--run-id", metavar="ID", help="name of the run's folder under runs/ (default: time + random)"
+        "--run-id",
+        metavar="ID",
+        help="name of the run's folder under runs/ and checkpoints/: letters, digits, '.', '_', '-' "
+        "(default: time + random) [env RUN_ID]",
     )
     parser.add_argument(
         "--checkpoint-every",
@@ -75,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="continue --run-id (default: the run checkpointed last) from its latest checkpoint [env RESUME]",
     )
     parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start --run-id afresh even though it exists (its checkpoints and outputs are replaced)",
+    )
+    parser.add_argument(
         "--strict",
         action="store_true",
         help="stop at the first unusable object (outside the layout, empty, not a 28x28 PNG) instead of "
@@ -82,12 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--env-file", metavar="FILE", help="read settings from FILE instead of ./.env")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    return parser
 
 
 def _main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    overrides = {var: getattr(args, name) for name, var in FLAG_VARS.items()}
+    overrides = {_RENAMED.get(k, k.upper()): v for k, v in vars(args).items() if k not in _NOT_SETTINGS}
     settings = load_settings(args.env_file, require=S3_VARS, overrides=overrides)
     from trainer.distributed import join_world
 
@@ -108,7 +122,7 @@ def _train(settings: Settings, world, args) -> int:
 
     def plan():
         with store_errors(settings, "s3"):
-            run_id = choose_run_id(client, settings, args.run_id, settings.resume)
+            run_id = choose_run_id(client, settings, settings.run_id, settings.resume, args.overwrite)
         splits = [
             plan_split(client, settings, s, shards=shards, strict=args.strict) for s in ("train", "test")
         ]

@@ -16,7 +16,6 @@ arrives one class after another. Iterable loaders therefore pass through a seede
 from __future__ import annotations
 
 import random
-import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -24,10 +23,9 @@ import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset, Sampler
 
 from labcore.clients import minio_client
-from labcore.errors import DataError
 from labcore.layout import split_prefix
 from labcore.settings import Settings
-from labcore.shards import iter_shard, member_key, shards_prefix
+from labcore.shards import iter_verified, shards_prefix
 from trainer.connector import connector_args
 from trainer.distributed import position
 from trainer.transforms import DecodePng, ReadObject, collate_samples, decode_sample
@@ -102,12 +100,15 @@ class OpenShard:
 
     The reader is consumed front to back by ``tarfile`` in stream mode while the members are
     iterated: no seek, no temporary file, one member in hand at a time. A member's key is the
-    shard's key and its name (:func:`labcore.shards.member_key`).
+    shard's key and its name (:func:`labcore.shards.member_key`). Each shard is checked against
+    its SHA-256 from the manifest as it streams.
     """
 
+    def __init__(self, digests: dict[str, str | None] | None = None):
+        self.digests = digests or {}
+
     def __call__(self, reader) -> Iterator[tuple[str, bytes]]:
-        shard = reader.key
-        return ((member_key(shard, name), data) for name, data in iter_shard(reader))
+        return iter_verified(reader, reader.key, self.digests.get(reader.key))
 
 
 class ShardSamples(IterableDataset):
@@ -120,8 +121,18 @@ class ShardSamples(IterableDataset):
     (``from_prefix`` always follows the listing order).
     """
 
-    def __init__(self, settings: Settings, split: str, shard_keys: list[str], *, shuffle: bool, seed: int):
+    def __init__(
+        self,
+        settings: Settings,
+        split: str,
+        shard_keys: list[str],
+        *,
+        shuffle: bool,
+        seed: int,
+        digests: dict[str, str | None] | None = None,
+    ):
         self.settings = settings
+        self.digests = digests
         self.split = split
         self.shard_keys = sorted(shard_keys)
         self.shuffle = shuffle
@@ -138,7 +149,11 @@ class ShardSamples(IterableDataset):
     def _source(self):
         from s3torchconnector import S3IterableDataset
 
-        common = {**connector_args(self.settings), "transform": OpenShard(), "enable_sharding": True}
+        common = {
+            **connector_args(self.settings),
+            "transform": OpenShard(self.digests),
+            "enable_sharding": True,
+        }
         if not self.shuffle:
             return S3IterableDataset.from_prefix(s3_uri(self.settings, self.split, shards=True), **common)
         uris = [
@@ -147,16 +162,9 @@ class ShardSamples(IterableDataset):
         return S3IterableDataset.from_objects(uris, **common)
 
     def __iter__(self) -> Iterator[tuple[str, bytes]]:
+        # A damaged shard loses samples; exactly-once cannot hold, so it stops the run, clearly.
         for members in self._dataset if self._dataset is not None else self._source():
-            key = "?"
-            try:
-                for key, data in members:
-                    yield key, data
-            except tarfile.TarError as exc:
-                # A damaged shard loses samples; exactly-once cannot hold, so stop here, clearly.
-                raise DataError(
-                    f"shard of {self.split} is damaged after {key!r}: {exc}; re-seed the shards"
-                ) from None
+            yield from members
 
 
 class ShuffleDecode(IterableDataset):
@@ -263,7 +271,7 @@ class Loader:
         )
 
 
-def _s3iter(settings: Settings, split: str, options: LoaderOptions, shard_keys) -> Loader:
+def _s3iter(settings: Settings, split: str, options: LoaderOptions, shards: dict) -> Loader:
     from s3torchconnector import S3IterableDataset
 
     uri, args = s3_uri(settings, split), connector_args(settings)
@@ -275,7 +283,7 @@ def _s3iter(settings: Settings, split: str, options: LoaderOptions, shard_keys) 
     return _shuffled(source, options)
 
 
-def _map(settings: Settings, split: str, options: LoaderOptions, shard_keys) -> Loader:
+def _map(settings: Settings, split: str, options: LoaderOptions, shards: dict) -> Loader:
     from s3torchconnector import S3MapDataset
 
     dataset = S3MapDataset.from_prefix(
@@ -284,14 +292,16 @@ def _map(settings: Settings, split: str, options: LoaderOptions, shard_keys) -> 
     return Loader(dataset, options, RankSampler(len(dataset), shuffle=options.shuffle, seed=options.seed))
 
 
-def _manual(settings: Settings, split: str, options: LoaderOptions, shard_keys) -> Loader:
+def _manual(settings: Settings, split: str, options: LoaderOptions, shards: dict) -> Loader:
     return _shuffled(
         ManualPrefixDataset(settings, split, shuffle=options.shuffle, seed=options.seed), options
     )
 
 
-def _shards(settings: Settings, split: str, options: LoaderOptions, shard_keys) -> Loader:
-    source = ShardSamples(settings, split, shard_keys or [], shuffle=options.shuffle, seed=options.seed)
+def _shards(settings: Settings, split: str, options: LoaderOptions, shards: dict) -> Loader:
+    source = ShardSamples(
+        settings, split, list(shards), shuffle=options.shuffle, seed=options.seed, digests=shards
+    )
     return _shuffled(source, options)
 
 
@@ -319,13 +329,17 @@ def build_loader(
     shuffle_buffer: int,
     seed: int,
     shard_keys: list[str] | None = None,
+    shard_digests: dict[str, str] | None = None,
 ) -> Loader:
     """The loader ``kind`` (s3iter, map, manual, shards) over one split of the dataset.
 
-    ``shard_keys`` (the split's shards, from the plan) is needed for ``shards``. Build it after
+    ``shard_keys`` (the split's shards, from the plan) is needed for ``shards``, and
+    ``shard_digests`` (their SHA-256 from the manifest) checks each shard as it streams. Build it after
     joining a torchrun world: every loader splits its work by the rank it sees then.
     """
     if kind not in FACTORIES:
         raise ValueError(f"unknown loader {kind!r}")
     options = LoaderOptions(batch_size, workers, shuffle, shuffle_buffer, seed)
-    return FACTORIES[kind](settings, split, options, shard_keys)
+    digests = shard_digests or {}
+    shards = {key: digests.get(key) for key in shard_keys or []}
+    return FACTORIES[kind](settings, split, options, shards)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from dataclasses import dataclass, field
 
@@ -23,6 +24,7 @@ class SplitPlan:
     split: str
     keys: set[str] = field(default_factory=set)
     shards: dict[str, int] = field(default_factory=dict)
+    digests: dict[str, str] = field(default_factory=dict)  # shard key -> SHA-256 from the manifest
 
     @property
     def sharded(self) -> bool:
@@ -38,6 +40,11 @@ class SplitPlan:
 
     def __len__(self) -> int:
         return sum(self.shards.values()) if self.sharded else len(self.keys)
+
+    def fingerprint(self) -> str:
+        """A short hash of what was listed: a checkpoint records it, a resume must see the same."""
+        items = [f"{k}:{n}" for k, n in sorted(self.shards.items())] if self.sharded else sorted(self.keys)
+        return hashlib.sha256("\n".join(items).encode()).hexdigest()[:16]
 
 
 def plan_split(client, settings: Settings, split: str, *, shards: bool, strict: bool = False) -> SplitPlan:
@@ -65,12 +72,18 @@ def _plan_shards(client, settings: Settings, split: str) -> SplitPlan:
     if not entry:
         raise DataError(f"the shard manifest at {where} has no {split} split: re-seed with --format shards")
     counts = {s["key"]: s["samples"] for s in entry["shards"]}
+    digests = {s["key"]: s["sha256"] for s in entry["shards"] if s.get("sha256")}
     if set(counts) != listed:
         raise DataError(
             f"shards under {where}{split}/ differ from the manifest ({len(listed)} listed, {len(counts)} in the "
             "manifest): re-seed with --format shards --prune"
         )
-    return SplitPlan(split, shards=counts)
+    if sum(counts.values()) != entry.get("samples"):
+        raise DataError(
+            f"the shard manifest at {where} counts {entry.get('samples')} {split} samples but its shards hold "
+            f"{sum(counts.values())}: re-seed with --format shards --prune"
+        )
+    return SplitPlan(split, shards=counts, digests=digests)
 
 
 def list_split(client, settings: Settings, split: str, *, strict: bool = False) -> set[str]:
@@ -88,11 +101,20 @@ def list_split(client, settings: Settings, split: str, *, strict: bool = False) 
             f"no objects under {where}: seed the bucket first (make up), or check BUCKET and DATA_PREFIX"
         )
     bad = []
-    for key in keys:
+    labels: dict[int, str] = {}
+    for key in sorted(keys):
         try:
-            parse_key(key)
+            index = parse_key(key).index
         except ValueError:
             bad.append(key)
+            continue
+        if index in labels:
+            # Each index has one label in one dataset: two of them mean two datasets in one prefix.
+            raise DataError(
+                f"{where} holds two datasets: sample {index} is both {labels[index]} and {key}; re-seed one "
+                "dataset with --prune (make seed ARGS=--prune), or seed each into its own DATA_PREFIX"
+            )
+        labels[index] = key
     if bad and strict:
         raise DataError(
             f"{len(bad)} objects under {where} are outside the <label>/<index>.png layout, e.g. "

@@ -37,12 +37,25 @@ class Session:
         common = {"batch_size": s.batch_size, "workers": s.num_workers, "shuffle_buffer": s.shuffle_buffer}
         common["seed"] = s.seed
         self.config = {"loader": s.loader, "lr": s.lr, **common, "world_size": world.size}
+        self.config["data"] = train_plan.fingerprint()
         # Datasets are built after joining the world: every loader reads the rank when built.
         self.train = build_loader(
-            s.loader, s, "train", shuffle=True, shard_keys=train_plan.shard_keys, **common
+            s.loader,
+            s,
+            "train",
+            shuffle=True,
+            shard_keys=train_plan.shard_keys,
+            shard_digests=train_plan.digests,
+            **common,
         )
         self.test = build_loader(
-            s.loader, s, "test", shuffle=False, shard_keys=test_plan.shard_keys, **common
+            s.loader,
+            s,
+            "test",
+            shuffle=False,
+            shard_keys=test_plan.shard_keys,
+            shard_digests=test_plan.digests,
+            **common,
         )
         self.module = SmallCNN()
         self.model = self.module

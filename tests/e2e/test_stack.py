@@ -56,6 +56,19 @@ def test_make_train_streams_every_object_once(lab):
     assert metrics["train_objects"] == LIMIT and metrics["per_epoch"][0]["samples"] == LIMIT
 
 
+def test_make_train_with_two_ranks(lab):
+    """`make train NPROC=2`: torchrun in the trainer container, 2 ranks x 2 workers, exactly once."""
+    assert lab.make("up", SEED_LIMIT=str(LIMIT)).returncode == 0
+    result = lab.make(
+        "train", NPROC="2", EPOCHS="1", NUM_WORKERS="2", ARGS="--run-id e2e-ranks --no-progress"
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "loader s3iter, 2 ranks x 2 workers" in result.stdout
+    assert f"train: {LIMIT} of {LIMIT} objects, 0 duplicates" in result.stdout
+    assert "samples per rank {0: 75, 1: 75}" in result.stdout
+    assert "weights identical on 2 ranks" in result.stdout
+
+
 def test_make_bench_smoke(lab, tmp_path):
     # A smoke test on the e2e subset: the target runs end to end; no timing is asserted.
     out = tmp_path / "results"

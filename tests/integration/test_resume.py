@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import signal
+
+import pytest
 
 from labcore.clients import minio_client
 from labcore.settings import load_settings
@@ -74,3 +77,67 @@ def test_resume_refuses_a_changed_order_and_a_missing_run(make_dataset, lab_env,
     assert_one_line_error(changed, 2, r"run r1 was started with workers=2; resume it with the same settings")
     missing = run_module("trainer", ["--resume", "--run-id", "never"], lab_env, tmp_path)
     assert_one_line_error(missing, 2, r"nothing to resume: no s3://.*/checkpoints/never/latest\.json")
+
+
+def small_run(make_dataset, env, tmp_path, run_id="base"):
+    """A seeded bucket of 60 samples and one finished one-epoch run ``run_id`` on it."""
+    directory, _ = make_dataset({"train": 60, "test": 10}, learnable=True)
+    settings = load_settings(environ=env)
+    client = minio_client(settings)
+    seed(
+        client,
+        settings.bucket,
+        "mnist",
+        [load_split(directory, s) for s in ("train", "test")],
+        progress=False,
+    )
+    first = run_module("trainer", ["--epochs", "1", "--no-progress", "--run-id", run_id], env, tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    return client
+
+
+def test_reusing_a_run_id_needs_resume_or_overwrite(make_dataset, lab_env, tmp_path):
+    small_run(make_dataset, lab_env, tmp_path)
+    again = run_module("trainer", ["--epochs", "1", "--run-id", "base"], lab_env, tmp_path)
+    assert_one_line_error(
+        again, 2, r"run base already exists \(s3://.*/checkpoints/base/\): continue it with --resume"
+    )
+    replaced = run_module(
+        "trainer", ["--epochs", "1", "--run-id", "base", "--overwrite", "--no-progress"], lab_env, tmp_path
+    )
+    assert replaced.returncode == 0, replaced.stderr[-2000:]
+
+
+def test_resume_refuses_a_changed_dataset(make_dataset, lab_env, tmp_path):
+    client = small_run(make_dataset, lab_env, tmp_path)
+    # Re-seeding with another sample (or pruning one) changes the listing the run's order came from.
+    body = client.get_object(
+        lab_env["BUCKET"],
+        next(iter(client.list_objects(lab_env["BUCKET"], "mnist/train/", recursive=True))).object_name,
+    ).read()
+    client.put_object(lab_env["BUCKET"], "mnist/train/3/99999.png", io.BytesIO(body), len(body))
+    resumed = run_module("trainer", ["--resume", "--run-id", "base"], lab_env, tmp_path)
+    assert_one_line_error(
+        resumed, 2, r"the dataset changed since run base was checkpointed .*start a new run"
+    )
+
+
+@pytest.mark.parametrize(
+    "pointer,pattern",
+    [
+        (b"{not json", r"checkpoints/base/latest\.json is not valid JSON"),
+        (b'["a list"]', r"checkpoints/base/latest\.json is not a JSON object"),
+        (b'{"key": "../../etc/passwd"}', r"latest\.json does not name a checkpoint of run base"),
+        (
+            b'{"key": "checkpoints/base/garbage.pt"}',
+            r"s3://.*/checkpoints/base/garbage\.pt is not a checkpoint",
+        ),
+    ],
+)
+def test_a_damaged_pointer_is_one_line(make_dataset, lab_env, tmp_path, pointer, pattern):
+    client = small_run(make_dataset, lab_env, tmp_path)
+    bucket = lab_env["BUCKET"]
+    client.put_object(bucket, "checkpoints/base/garbage.pt", io.BytesIO(b"not a torch file"), 16)
+    client.put_object(bucket, "checkpoints/base/latest.json", io.BytesIO(pointer), len(pointer))
+    resumed = run_module("trainer", ["--resume", "--run-id", "base"], lab_env, tmp_path)
+    assert_one_line_error(resumed, 1, pattern)

@@ -37,7 +37,8 @@ def test_every_key_and_its_pixels(make_dataset, lab_settings):
         for index, (label, pixels) in enumerate(items)
     }
     stored = listing(client, lab_settings.bucket)
-    assert set(stored) == set(expected)
+    # Every sample, and beside the splits the seeder's record of what it uploaded.
+    assert set(stored) == set(expected) | {"mnist/checksums.json"}
     for key, pixels in expected.items():
         response = client.get_object(lab_settings.bucket, key)
         try:
@@ -70,8 +71,10 @@ def test_interrupted_and_damaged_seeds_converge(make_dataset, lab_settings, lab_
     # A second bucket: a partial run (as if killed), one object damaged, one deleted, one foreign.
     other = lab_settings.__class__(**{**lab_settings.__dict__, "bucket": lab_settings.bucket + "-b"})
     seed_dir(client, other, directory, limit=5)
-    keys = sorted(listing(client, other.bucket))
+    keys = sorted(k for k in listing(client, other.bucket) if k.endswith(".png"))
     client.put_object(other.bucket, keys[0], io.BytesIO(b"garbage"), 7)
+    # The seeder's record is only a shortcut: a damaged one is rebuilt, not trusted.
+    client.put_object(other.bucket, "mnist/checksums.json", io.BytesIO(b"{truncated"), 10)
     client.remove_object(other.bucket, keys[1])
     client.put_object(other.bucket, "mnist/train/3/99999.png", io.BytesIO(b"x"), 1)
 
@@ -156,3 +159,42 @@ def test_checksum_failure_through_the_cli(lab_env, tmp_path):
     assert_one_line_error(
         result, 1, r"could not download train-images-idx3-ubyte\.gz .*SHA-256 .* is not the expected"
     )
+
+
+def test_multipart_shards_are_not_reuploaded(make_dataset, lab_settings):
+    """Shards over 5 MiB go up as multipart (ETag is no MD5): the seeder's own checksums decide."""
+    from seeder.upload import checksums_key, seed_shards
+
+    directory, _ = make_dataset({"train": 8000})
+    client = minio_client(lab_settings)
+    bucket = lab_settings.bucket
+
+    def again():
+        split = load_split(directory, "train")
+        return seed_shards(client, bucket, "mnist-shards", [split], shard_size=8000, progress=False)
+
+    first = again()
+    assert first.uploaded == 1
+    etag = client.stat_object(bucket, "mnist-shards/train/shard-000000.tar").etag
+    assert "-" in etag, f"expected a multipart ETag, got {etag}"  # so an MD5 comparison cannot match
+    assert (again().uploaded, again().skipped) == (0, 1)
+    # A bucket seeded before checksums.json existed is adopted from the shard manifest.
+    client.remove_object(bucket, checksums_key("mnist-shards"))
+    adopted = again()
+    assert (adopted.uploaded, adopted.skipped) == (0, 1)
+    # A shard changed behind the seeder's back (its ETag moved) is uploaded again.
+    client.put_object(bucket, "mnist-shards/train/shard-000000.tar", io.BytesIO(b"x" * 1024), 1024)
+    assert again().uploaded == 1
+
+
+def test_objects_seeded_before_checksums_are_adopted(make_dataset, lab_settings):
+    from seeder.upload import checksums_key
+
+    directory, _ = make_dataset({"train": 30})
+    client = minio_client(lab_settings)
+    splits = [load_split(directory, "train")]
+    seed(client, lab_settings.bucket, "mnist", splits, progress=False)
+    client.remove_object(lab_settings.bucket, checksums_key("mnist"))
+    adopted = seed(client, lab_settings.bucket, "mnist", splits, progress=False)
+    assert (adopted.uploaded, adopted.skipped) == (0, 30)
+    assert client.stat_object(lab_settings.bucket, checksums_key("mnist")).size > 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections import Counter
 
@@ -12,7 +13,7 @@ from labcore.settings import load_settings
 from labcore.shards import manifest_key, shard_of
 from labcore.sources import load_split
 from seeder.upload import seed_shards
-from tests.conftest import run_module, write_dataset
+from tests.conftest import assert_one_line_error, run_module, write_dataset
 from tests.integration.conftest import server_env
 from tests.integration.test_loaders import use_credentials
 from trainer.datasets import build_loader
@@ -132,3 +133,23 @@ def test_bench_smoke(minio_server, make_dataset, tmp_path):
         assert row["get_requests"] == expected_gets, (loader, row)
     assert next(out.glob("bench-*.png")).stat().st_size > 1000
     assert "| loader | workers |" in result.stdout and "target shards >= 0.9x local" in result.stdout
+
+
+def test_a_truncated_shard_stops_the_trainer_at_that_shard(make_dataset, lab_env, tmp_path):
+    """Cut at a tar block boundary, a shard still streams without error: the manifest's SHA-256 catches it."""
+    directory, _ = make_dataset({"train": 30, "test": 10})
+    seeded = run_module(
+        "seeder", ["--source", str(directory), "--format", "shards", "--shard-size", "10"], lab_env, tmp_path
+    )
+    assert seeded.returncode == 0, seeded.stderr
+    client = minio_client(load_settings(environ=lab_env))
+    key = "mnist-shards/train/shard-000001.tar"
+    body = client.get_object(lab_env["BUCKET"], key).read()
+    cut = body[: len(body) // 2 // 512 * 512]
+    client.put_object(lab_env["BUCKET"], key, io.BytesIO(cut), len(cut))
+    result = run_module(
+        "trainer", ["--loader", "shards", "--epochs", "1", "--no-progress"], lab_env, tmp_path
+    )
+    assert_one_line_error(
+        result, 1, rf"shard {key} (does not match its manifest|is damaged).*re-seed the shards"
+    )

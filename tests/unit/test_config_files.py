@@ -29,3 +29,13 @@ def test_every_variable_is_documented():
     compose_vars = set(re.findall(r"\$\{([A-Z0-9_]+)", COMPOSE))
     for name in set(ENV) | compose_vars:
         assert f"`{name}`" in README, f"{name} is missing from README's Configuration table"
+
+
+def test_license_is_an_spdx_string():
+    """The TOML-table form of project.license stops building after 2027-02-18 (setuptools)."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert project["project"]["license"] == "Apache-2.0"
+    floor = next(r for r in project["build-system"]["requires"] if r.startswith("setuptools"))
+    assert int(floor.split(">=")[1].split(".")[0]) >= 77, floor

@@ -67,3 +67,54 @@ def test_shard_is_a_plain_tar():
         assert [m.name for m in members] == [member_name(i, label) for i, label, _ in items]
         assert all(m.mtime == 0 and m.mode == 0o644 and m.uid == 0 and m.uname == "" for m in members)
         assert [tar.extractfile(m).read() for m in members] == [png for _, _, png in items]
+
+
+KEY = "mnist-shards/train/shard-000000.tar"
+
+
+def _shard() -> tuple[bytes, str]:
+    import hashlib
+
+    body = write_shard((i, i % 10, bytes([i]) * 700) for i in range(5))
+    return body, hashlib.sha256(body).hexdigest()
+
+
+def _read(body: bytes, sha256: str) -> list[str]:
+    from labcore.shards import iter_verified
+
+    return [key for key, _ in iter_verified(OneWay(body), KEY, sha256)]
+
+
+def test_an_intact_shard_streams_with_member_keys():
+    body, digest = _shard()
+    assert _read(body, digest) == [f"{KEY}/{i:05d}.{i % 10}.png" for i in range(5)]
+
+
+def test_truncation_at_a_block_boundary_is_caught_by_the_hash():
+    """tarfile in stream mode takes a cut at a 512-byte boundary for the end: only the hash sees it."""
+    from labcore.errors import DataError
+
+    body, digest = _shard()
+    cut = body[: 1536 * 2]  # two whole members (a header and two data blocks each), no end blocks
+    with tarfile.open(fileobj=io.BytesIO(cut), mode="r|") as tar:
+        assert len(list(tar)) == 2  # tarfile sees a normal end
+    with pytest.raises(DataError, match=rf"shard {KEY} does not match its manifest .*re-seed the shards"):
+        _read(cut, digest)
+
+
+def test_truncation_mid_member_names_the_shard():
+    from labcore.errors import DataError
+
+    body, digest = _shard()
+    with pytest.raises(DataError, match=rf"shard {KEY} is (damaged after member|does not match)"):
+        _read(body[:1300], digest)
+
+
+def test_one_changed_byte_is_caught():
+    from labcore.errors import DataError
+
+    body, digest = _shard()
+    changed = bytearray(body)
+    changed[600] ^= 0xFF  # inside member 0's data: tar's header checksums do not cover it
+    with pytest.raises(DataError, match=rf"shard {KEY} does not match its manifest"):
+        _read(bytes(changed), digest)

@@ -63,3 +63,10 @@ def test_flags_go_through_the_settings_validation(tmp_path, flags, pattern):
     variable = pattern.split("=")[0]
     value = flags[1]
     assert_one_line_error(run_module("trainer", [], {**env, variable: value}, tmp_path), 2, pattern)
+
+
+@pytest.mark.parametrize("run_id", ["../escape", "a/b", "-flag-like", "x" * 65])
+def test_run_ids_are_plain_names(tmp_path, run_id):
+    env = {**ENV, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{closed_port()}"}
+    result = run_module("trainer", [f"--run-id={run_id}"], env, tmp_path)
+    assert_one_line_error(result, 2, r"RUN_ID=.* is not a run name: use up to 64 letters")
