@@ -20,20 +20,24 @@ export SEED_SOURCE := /source
 export SEED_SOURCE_DIR := $(abspath $(SOURCE_DIR))
 endif
 
-.PHONY: help up train bench seed down clean logs ps build test lint unit integration e2e venv minio-image base-image
+.PHONY: minio-server help up train bench seed down clean logs ps build test lint unit integration e2e venv minio-image base-image
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-up: build ## start MinIO and seed the bucket (a re-run uploads only what is missing)
+up: minio-server build ## start MinIO and seed the bucket (a re-run uploads only what is missing)
 	$(COMPOSE) up -d --wait minio
 	$(COMPOSE) run --rm seeder
+
+# The MinIO image: built from pinned source unless MINIO_IMAGE names another (README, Security).
+MINIO_IMAGE ?= $(shell sed -n 's/^MINIO_IMAGE=//p' $(ENV_FILES) | tail -n 1)
+export MINIO_IMAGE
 
 # Ranks for `make train`: 1 runs `python -m trainer`; more run it under torchrun in the container.
 # Read from .env/.env.local like Compose's settings; the command line or environment wins.
 NPROC ?= $(or $(shell sed -n 's/^NPROC=//p' $(ENV_FILES) | tail -n 1),1)
 
-train: build ## train on the seeded bucket (make train EPOCHS=2 NUM_WORKERS=4 LOADER=map; NPROC=2: torchrun)
+train: minio-server build ## train on the seeded bucket (make train EPOCHS=2 NUM_WORKERS=4 LOADER=map; NPROC=2: torchrun)
 	$(COMPOSE) up -d --wait minio
 ifeq ($(NPROC),1)
 	$(COMPOSE) run --rm --no-deps trainer $(ARGS)
@@ -41,7 +45,7 @@ else
 	$(COMPOSE) run --rm --no-deps --entrypoint torchrun trainer --standalone --nproc-per-node $(NPROC) -m trainer $(ARGS)
 endif
 
-bench: venv build ## loader throughput, no model: table, results/*.json|png (BENCH_ARGS="--repeats 1")
+bench: venv minio-server build ## loader throughput, no model: table, results/*.json|png (BENCH_ARGS="--repeats 1")
 	$(COMPOSE) up -d --wait minio
 	$(COMPOSE) run --rm seeder --format both --no-progress
 	$(VENV)/bin/python -m trainer.bench $(BENCH_ARGS)
@@ -65,8 +69,13 @@ build: ## build the seeder and trainer images (EXTRA_CA_CERTS=file-or-dir adds C
 	@bash scripts/copy-ca-certs.sh "$(EXTRA_CA_CERTS)"
 	$(COMPOSE) build seeder trainer
 
-minio-image: ## build the MinIO server image from pinned source (needs Go; prints its tag)
+minio-image: ## build the MinIO server image from pinned source (host Go, else a Go image; prints its tag)
 	@bash scripts/build-minio-image.sh
+
+# The lab's own MinIO image, built once when MINIO_IMAGE names it (skipped for any other image).
+minio-server:
+	@case "$(MINIO_IMAGE)" in minio-torch-lab/minio:*) \
+	  MINIO_LOCAL_IMAGE="$(MINIO_IMAGE)" bash scripts/build-minio-image.sh >/dev/null ;; esac
 
 base-image: ## build a local Python base image with debootstrap (no registry needed)
 	@bash scripts/build-base-image.sh $(or $(BASE_TAG),lab-python:bookworm)

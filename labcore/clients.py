@@ -72,10 +72,9 @@ def sdk_endpoint(settings: Settings, convention: Convention = "minio") -> Endpoi
     )
 
 
-def minio_client(settings: Settings, *, convention: Convention = "minio", pool_size: int = 16) -> Minio:
-    """A MinIO SDK client with short timeouts and a few quick retries."""
-    endpoint = sdk_endpoint(settings, convention)
-    http = urllib3.PoolManager(
+def http_pool(pool_size: int = 16) -> urllib3.PoolManager:
+    """The HTTP pool every SDK client (S3 and admin) uses: short timeouts, a few quick retries."""
+    return urllib3.PoolManager(
         timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT),
         maxsize=pool_size,
         cert_reqs="CERT_REQUIRED",
@@ -85,6 +84,11 @@ def minio_client(settings: Settings, *, convention: Convention = "minio", pool_s
             total=3, connect=2, read=2, backoff_factor=0.2, status_forcelist=(500, 502, 503, 504)
         ),
     )
+
+
+def minio_client(settings: Settings, *, convention: Convention = "minio", pool_size: int = 16) -> Minio:
+    """A MinIO SDK client with short timeouts and a few quick retries."""
+    endpoint = sdk_endpoint(settings, convention)
     return Minio(
         endpoint.host_port,
         access_key=endpoint.access_key,
@@ -92,7 +96,7 @@ def minio_client(settings: Settings, *, convention: Convention = "minio", pool_s
         secure=endpoint.secure,
         # A fixed region skips the GetBucketLocation round trip before the first request.
         region=settings.aws_region,
-        http_client=http,
+        http_client=http_pool(pool_size),
     )
 
 

@@ -68,8 +68,12 @@ class Settings:
     resume: bool = False
     lr: float = 1e-3
     run_id: str | None = None
+    # Lets a key id shaped like AWS's (AKIA..., ASIA...) become the lab's MinIO trainer user.
+    allow_aws_key_ids: bool = False
     # Seconds a rank waits in a collective before giving up on a lost peer (gloo's default is 30 min).
     dist_timeout: int = 60
+    # Seconds the trainer waits for the next batch (or a checkpoint write) before it stops.
+    data_timeout: int = 30
 
     @property
     def minio_url(self) -> str:
@@ -154,7 +158,15 @@ def _store_settings(get: Getter) -> dict[str, object]:
             f"DATA_PREFIX={prefix!r} is not a plain key prefix: use letters, digits, '.', '_', '-' "
             "and '/', e.g. DATA_PREFIX=mnist"
         )
+    if prefix.split("/")[0] in ("checkpoints", "runs"):
+        raise ConfigError(
+            f"DATA_PREFIX={prefix!r} is inside {prefix.split('/')[0]}/, where the trainer writes: the "
+            "dataset would be writable; choose another, e.g. DATA_PREFIX=mnist"
+        )
     kwargs["data_prefix"] = prefix
+    allow = get("LAB_ALLOW_AWS_KEY_IDS")
+    if allow is not None:
+        kwargs["allow_aws_key_ids"] = _parse_bool("LAB_ALLOW_AWS_KEY_IDS", allow)
 
     endpoint = get("MINIO_ENDPOINT")
     if endpoint:
@@ -234,6 +246,7 @@ def _train_settings(get: Getter) -> dict[str, object]:
         ("SEED", 0),
         ("CHECKPOINT_EVERY", 0),
         ("DIST_TIMEOUT", 1),
+        ("DATA_TIMEOUT", 1),
     ):
         number = _parse_int(name, get(name), minimum=minimum)
         if number is not None:

@@ -8,7 +8,10 @@
 # last security release RELEASE.2025-10-15T17-29-55Z (CVE-2025-62506).
 #
 # Usage: build-minio-image.sh            -> prints the image tag it built or found
-# Env:   BASE_IMAGE (runtime base, default debian:bookworm-slim), GOBIN_DIR (binary cache)
+# Env:   BASE_IMAGE (runtime base, default debian:bookworm-slim), GOBIN_DIR (binary cache),
+#        GO_IMAGE (Go builder image when the host has no Go), EXTRA_CA_CERTS (CAs for that build)
+# With Go on the host the binaries are built here (no registry needed); without it, inside
+# Docker from docker/minio/source.Dockerfile.
 set -euo pipefail
 
 MINIO_MODULE_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
@@ -25,7 +28,18 @@ if docker image inspect "$tag" >/dev/null 2>&1; then
   echo "$tag"
   exit 0
 fi
-command -v go >/dev/null 2>&1 || { echo "minio-image: needs Go >= 1.24 (https://go.dev/dl/)" >&2; exit 1; }
+if ! command -v go >/dev/null 2>&1; then
+  # No Go here: build inside Docker with a Go image (needs a registry), extra CAs included.
+  log "no host Go: docker build with ${GO_IMAGE:-golang:1.24-bookworm} (a few minutes the first time)"
+  bash "$here/scripts/copy-ca-certs.sh" "${EXTRA_CA_CERTS:-}" >&2
+  docker build -q -f "$here/docker/minio/source.Dockerfile" \
+    --build-arg "GO_IMAGE=${GO_IMAGE:-golang:1.24-bookworm}" --build-arg "BASE_IMAGE=$base" \
+    --build-arg "MINIO_MODULE_VERSION=$MINIO_MODULE_VERSION" --build-arg "MC_MODULE_VERSION=$MC_MODULE_VERSION" \
+    -t "$tag" "$here" >/dev/null
+  log "built $tag"
+  echo "$tag"
+  exit 0
+fi
 
 mkdir -p "$bindir"
 # Static Linux binaries, whatever the host OS: the image is Linux.

@@ -59,3 +59,9 @@ def connector_errors(what: str, hint: str = "") -> Iterator[None]:
         yield
     except S3Exception as exc:
         raise StoreError(f"{what} ({root_message(exc)}){'; ' + hint if hint else ''}") from None
+    except StoreError as exc:
+        # Already one line (the MinIO SDK's failures, e.g. in the manual loader): add what to do next.
+        message = root_message(exc)
+        if not hint or hint in message:
+            raise
+        raise StoreError(f"{message}; {hint}") from None

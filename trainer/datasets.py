@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset, Sampler
 
-from labcore.clients import minio_client
+from labcore.clients import minio_client, store_errors
 from labcore.layout import split_prefix
 from labcore.settings import Settings
 from labcore.shards import iter_verified, shards_prefix
@@ -80,19 +80,21 @@ class ManualPrefixDataset(IterableDataset):
 
     def __iter__(self) -> Iterator[tuple[str, bytes]]:
         client = minio_client(self.settings, convention="s3", pool_size=2)
-        keys = [
-            o.object_name
-            for o in client.list_objects(self.settings.bucket, prefix=self.prefix, recursive=True)
-        ]
-        if self.shuffle:
-            keys = epoch_order(keys, self.seed, self.epoch)
-        for key in shard(iter(keys), self.rank, self.world):
-            response = client.get_object(self.settings.bucket, key)
-            try:
-                yield key, response.read()
-            finally:
-                response.close()
-                response.release_conn()
+        # The SDK's failures become the lab's one-line errors here, in the worker that meets them.
+        with store_errors(self.settings, "s3"):
+            keys = [
+                o.object_name
+                for o in client.list_objects(self.settings.bucket, prefix=self.prefix, recursive=True)
+            ]
+            if self.shuffle:
+                keys = epoch_order(keys, self.seed, self.epoch)
+            for key in shard(iter(keys), self.rank, self.world):
+                response = client.get_object(self.settings.bucket, key)
+                try:
+                    yield key, response.read()
+                finally:
+                    response.close()
+                    response.release_conn()
 
 
 class OpenShard:

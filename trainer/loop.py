@@ -29,6 +29,7 @@ from trainer.delivery import Delivery
 from trainer.distributed import World
 from trainer.planning import SplitPlan
 from trainer.reports import EpochReport
+from trainer.watchdog import FIRST_BATCH_SECONDS, Watchdog
 
 
 @dataclass
@@ -64,6 +65,16 @@ class Training:
     failure_hint: str = ""
     endpoint: str = ""
     history: list[dict] = field(default_factory=list)  # finished epochs' reports, saved in checkpoints
+    watchdog: Watchdog | None = None
+    data_timeout: float = 30.0
+
+    def waiting(self, seconds: float, what: str) -> None:
+        if self.watchdog is not None:
+            self.watchdog.arm(seconds, what)
+
+    def done_waiting(self) -> None:
+        if self.watchdog is not None:
+            self.watchdog.disarm()
 
 
 def train_epoch(t: Training, epoch: int, *, skip_steps: int = 0, trained_before: int = 0) -> EpochStats:
@@ -83,7 +94,11 @@ def train_epoch(t: Training, epoch: int, *, skip_steps: int = 0, trained_before:
     with bar:
         while True:
             waited = time.perf_counter()
+            t.waiting(
+                FIRST_BATCH_SECONDS if step == 0 else t.data_timeout, f"waiting for data in epoch {epoch}"
+            )
             batch = next(iterator, None)
+            t.done_waiting()
             started = time.perf_counter()
             stats.data_seconds += started - waited
             usable = 0
@@ -124,11 +139,19 @@ def train_epoch(t: Training, epoch: int, *, skip_steps: int = 0, trained_before:
 
 
 @torch.no_grad()
-def evaluate(module: nn.Module, batches: Iterable) -> EpochStats:
+def evaluate(t: Training, batches: Iterable) -> EpochStats:
     """This rank's correct answers over ``batches`` and which keys they held (no collectives)."""
+    module = t.module
     module.eval()
     stats = EpochStats()
-    for images, labels, keys, workers, problems in batches:
+    iterator = iter(batches)
+    while True:
+        t.waiting(FIRST_BATCH_SECONDS if not stats.delivery.keys else t.data_timeout, "evaluating")
+        batch = next(iterator, None)
+        t.done_waiting()
+        if batch is None:
+            break
+        images, labels, keys, workers, problems = batch
         stats.delivery.add(keys, workers.tolist(), problems)
         if len(labels):
             stats.correct += (module(images).argmax(1) == labels).sum().item()
@@ -140,9 +163,11 @@ def _checkpoint(t: Training, epoch: int, step: int, trained: int) -> None:
     """Every rank hands its RNG state to rank 0, which writes the checkpoint."""
     rng = t.world.gather(torch.get_rng_state())
     if t.world.is_main:
+        t.waiting(t.data_timeout, "writing a checkpoint")
         t.checkpointer.save(
             t.module, t.optimizer, epoch=epoch, step=step, trained=trained, reports=t.history, rng=rng
         )
+        t.done_waiting()
 
 
 def weights_digest(module: nn.Module) -> str:
@@ -204,7 +229,7 @@ def fit(t: Training, start: Resumed) -> list[EpochReport]:
             started = time.perf_counter()
             train = train_epoch(t, epoch, skip_steps=skip, trained_before=before)
             seconds = time.perf_counter() - started
-            test = evaluate(t.module, t.test.epoch(epoch))
+            test = evaluate(t, t.test.epoch(epoch))
         gathered = t.world.gather((train, test, weights_digest(t.module)))
         report = t.world.decide(partial(_report, t, epoch, seconds, gathered, before))
         reports.append(report)

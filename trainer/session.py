@@ -14,6 +14,7 @@ from trainer.distributed import World
 from trainer.loop import Training, fit
 from trainer.model import SmallCNN
 from trainer.planning import SplitPlan
+from trainer.watchdog import Watchdog
 
 
 class Session:
@@ -79,6 +80,9 @@ class Session:
 
         return apply(self.world.decide(load), self.module, self.optimizer, self.world.rank)
 
+    def _rank_prefix(self) -> str:
+        return f"rank {self.world.rank}: " if self.world.distributed else ""
+
     def announce(self, start: Resumed) -> None:
         """Rank 0's first lines: what is trained from where, and where a resumed run picks up."""
         if not self.world.is_main:
@@ -118,6 +122,8 @@ class Session:
             progress=progress,
             failure_hint=self.world.hint,
             endpoint=s.aws_endpoint_url,
+            watchdog=Watchdog(s.aws_endpoint_url, self.world.hint, self._rank_prefix()),
+            data_timeout=s.data_timeout,
         )
         reports = fit(training, start)
         if not self.world.is_main:

@@ -80,6 +80,46 @@ def test_make_bench_smoke(lab, tmp_path):
     assert "target shards >= 10.0x s3iter" in result.stdout
 
 
+def test_every_published_port_is_loopback(lab):
+    """Read from Compose's own resolved model, whatever syntax the file uses for its ports."""
+    config = lab.compose("config", "--format", "json")
+    assert config.returncode == 0, config.stderr
+    published = [
+        (name, port)
+        for name, service in json.loads(config.stdout)["services"].items()
+        for port in service.get("ports", [])
+        if port.get("published")
+    ]
+    assert published, "MinIO's API and Console are published"
+    assert all(port.get("host_ip") == "127.0.0.1" for _, port in published), published
+
+
+def scan_image(image: str, secrets: set[str]) -> list[str]:
+    """Files of ``image``'s filesystem that contain any of ``secrets`` (read as a stream, in chunks)."""
+    import tarfile
+
+    created = docker("create", image).strip()
+    found = []
+    try:
+        export = subprocess.Popen(["docker", "export", created], stdout=subprocess.PIPE)
+        needles = [s.encode() for s in secrets if s]
+        overlap = max(len(n) for n in needles)
+        with tarfile.open(fileobj=export.stdout, mode="r|") as tar:
+            for member in tar:
+                handle = tar.extractfile(member) if member.isfile() else None
+                tail = b""
+                while handle is not None and (chunk := handle.read(1 << 22)):
+                    window = tail + chunk
+                    if any(n in window for n in needles):
+                        found.append(member.name)
+                        break
+                    tail = window[-overlap:]
+        export.wait()
+    finally:
+        docker("rm", created)
+    return found
+
+
 def test_images_carry_no_credentials(lab):
     # Credentials reach containers at run time only: no layer, label or ENV of an image holds them.
     secrets = {
@@ -94,6 +134,14 @@ def test_images_carry_no_credentials(lab):
         for secret in secrets:
             assert secret not in config and secret not in history, image
         assert "SECRET" not in config
+        # Not in any file of the image either (a copied .env, a baked-in config).
+        assert scan_image(image, secrets) == [], image
+        # And the processes run as the lab's unprivileged user.
+        assert json.loads(config)[0]["Config"]["User"] == "10001:10001", image
+        uid = subprocess.run(
+            ["docker", "run", "--rm", "--entrypoint", "id", image, "-u"], capture_output=True, text=True
+        )
+        assert uid.stdout.strip() == "10001", (image, uid.stdout, uid.stderr)
 
 
 def docker(*args: str) -> str:

@@ -7,10 +7,12 @@ import re
 import signal
 import socket
 import subprocess
+import time
 
 import pytest
 
 from labcore.clients import minio_client
+from labcore.metrics import request_counts
 from labcore.png import decode_png
 from labcore.settings import load_settings
 from labcore.sources import load_split
@@ -78,17 +80,36 @@ def restartable_minio():
         server.stop()
 
 
-ARGS = ["--epochs", "1", "--batch-size", "10", "--workers", "2", "--checkpoint-every", "20", "--no-progress"]
+# A small shuffle buffer: workers read as training goes, so a fault meets GETs in flight (with the
+# default 8192 every worker would have read its 1500 objects before the first batch).
+ARGS = [
+    "--epochs", "1", "--batch-size", "10", "--workers", "2", "--checkpoint-every", "20",
+    "--shuffle-buffer", "16", "--no-progress",
+]  # fmt: skip
+STEPS = 3000 // 10
 
 
-def start_training(make_dataset, server, tmp_path, run_id):
+def get_count(server) -> int:
+    """GETs MinIO itself has counted since it (re)started."""
+    env = server_env(server)
+    return request_counts(
+        f"http://{env['MINIO_ENDPOINT']}", env["MINIO_ACCESS_KEY"], env["MINIO_SECRET_KEY"]
+    )["GetObject"]
+
+
+def step_at_fault(client, bucket: str, run_id: str) -> int:
+    pointer = json.loads(client.get_object(bucket, f"checkpoints/{run_id}/latest.json").read())
+    return pointer["step"]
+
+
+def start_training(make_dataset, server, tmp_path, run_id, *extra):
     env = server_env(server)
     directory, _ = make_dataset({"train": 3000, "test": 20}, learnable=True)
     client = minio_client(load_settings(environ=env))
     seed(
         client, env["BUCKET"], "mnist", [load_split(directory, s) for s in ("train", "test")], progress=False
     )
-    process = spawn("trainer", [*ARGS, "--run-id", run_id], env, tmp_path)
+    process = spawn("trainer", [*ARGS, *extra, "--run-id", run_id], env, tmp_path)
     # The pointer is written after the checkpoint it names: wait for it, not for the .pt.
     wait_for(
         lambda: any(
@@ -114,10 +135,13 @@ def test_minio_restart_mid_epoch_is_ridden_out(make_dataset, restartable_minio, 
     """A quick restart (seconds) falls within the connector's retries: the epoch completes,
     every sample exactly once, no resume needed."""
     env, client, process = start_training(make_dataset, restartable_minio, tmp_path, "restarted")
+    assert step_at_fault(client, env["BUCKET"], "restarted") < STEPS, "the fault comes mid-epoch"
     restartable_minio.get_wrapped_container().restart(timeout=2)
     out, err = finish(process, 600)
     assert process.returncode == 0, err[-3000:]
     assert "train: 3000 of 3000 objects, 0 duplicates" in out
+    # MinIO's counters restart with it: GETs counted now were reads of the epoch after the fault.
+    assert get_count(restartable_minio) > 1000
 
 
 def test_minio_outage_stops_cleanly_and_resume_completes(make_dataset, restartable_minio, tmp_path):
@@ -139,6 +163,42 @@ def test_minio_outage_stops_cleanly_and_resume_completes(make_dataset, restartab
     assert "train: 3000 of 3000 objects, 0 duplicates" in resumed.stdout
     metrics = json.loads(client.get_object(env["BUCKET"], "runs/outage/metrics.json").read())
     assert metrics["per_epoch"][0]["trained_samples"] == 3000
+
+
+def test_minio_paused_mid_epoch_stops_within_a_minute(make_dataset, restartable_minio, tmp_path):
+    """docker pause: connections stay open and nothing answers. The lab's own deadline stops the
+    run with one line (the connector alone waited 96 s, when the CRT gave up on throughput)."""
+    env, client, process = start_training(make_dataset, restartable_minio, tmp_path, "paused")
+    assert step_at_fault(client, env["BUCKET"], "paused") < STEPS
+    container = restartable_minio.get_wrapped_container()
+    before = get_count(restartable_minio)
+    container.pause()
+    paused_at = time.monotonic()
+    try:
+        out, err = finish(process, 120)
+        stopped_after = time.monotonic() - paused_at
+    finally:
+        container.unpause()
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert process.returncode == 1 and len(lines) == 1 and "Traceback" not in err, err[-3000:]
+    assert re.search(r"no answer from the object store at .* for 30 s .*--resume --run-id paused", lines[0])
+    assert stopped_after < 60, stopped_after
+    assert before > 0 and "train: 3000 of 3000" not in out
+
+
+def test_manual_loader_with_minio_down_is_one_line(make_dataset, restartable_minio, tmp_path):
+    env, client, process = start_training(
+        make_dataset, restartable_minio, tmp_path, "manual-down", "--loader", "manual"
+    )
+    container = restartable_minio.get_wrapped_container()
+    container.stop(timeout=2)
+    try:
+        out, err = finish(process, 300)
+    finally:
+        container.start()
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert process.returncode == 1 and len(lines) == 1 and "Traceback" not in err, err[-3000:]
+    assert re.search(r"(cannot reach|no answer from) .*--resume --run-id manual-down", lines[0]), lines[0]
 
 
 def _answers(client, bucket: str) -> bool:

@@ -15,7 +15,11 @@ from seeder.upload import seed
 from tests.conftest import assert_one_line_error, run_module, spawn, wait_for
 
 TRAIN = 1500
-ARGS = ["--epochs", "2", "--batch-size", "10", "--workers", "2", "--checkpoint-every", "5", "--no-progress"]
+# A small shuffle buffer so the kill meets reads in flight, not a worker that read everything up front.
+ARGS = [
+    "--epochs", "2", "--batch-size", "10", "--workers", "2", "--checkpoint-every", "5",
+    "--shuffle-buffer", "16", "--no-progress",
+]  # fmt: skip
 
 
 def seeded_client(make_dataset, env):
@@ -51,6 +55,7 @@ def test_sigkill_mid_epoch_then_resume(make_dataset, lab_env, tmp_path):
     assert process.returncode == -signal.SIGKILL
     pointer = json.loads(client.get_object(bucket, "checkpoints/killed/latest.json").read())
     assert pointer["step"] % 5 == 0 and pointer["key"].endswith(".pt")
+    assert pointer["epoch"] == 1 and pointer["step"] < TRAIN // 10, "killed mid-epoch"
 
     resumed = run_module("trainer", [*ARGS, "--resume", "--run-id", "killed"], lab_env, tmp_path, timeout=900)
     assert resumed.returncode == 0, resumed.stderr[-3000:]

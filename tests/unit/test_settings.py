@@ -98,3 +98,11 @@ def test_environment_wins_over_env_files(tmp_path, monkeypatch):
 def test_missing_env_file_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         read_environment(tmp_path / "nope.env")
+
+
+@pytest.mark.parametrize("prefix", ["runs", "checkpoints", "runs/mnist", "checkpoints/x/y"])
+def test_a_dataset_prefix_where_the_trainer_writes_is_refused(prefix):
+    with pytest.raises(
+        ConfigError, match=rf"DATA_PREFIX='{prefix}' is inside .*the dataset would be writable"
+    ):
+        settings(DATA_PREFIX=prefix)

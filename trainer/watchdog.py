@@ -1,0 +1,60 @@
+"""A deadline of the lab's own on waiting for the object store: the connector has none.
+
+With MinIO paused (``docker pause``) or wedged, the CRT client keeps a request open until it gives
+up on throughput, 96 s measured here, and with several ranks the others wait for that rank too. A
+daemon thread watches the one call the training loop is blocked in (the next batch, a checkpoint
+write) and, past its deadline, ends the process with one line saying what to do. A thread is the
+only way out: the blocked call is in native code and cannot be interrupted from Python.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import threading
+import time
+
+# The first batch of an epoch waits for DataLoader workers to start, list the prefix and fill
+# their shuffle buffers (seconds to a minute on a laptop); later batches need only a few GETs.
+FIRST_BATCH_SECONDS = 300
+
+
+class Watchdog:
+    """Ends the process with one line when an armed wait passes its deadline."""
+
+    def __init__(self, endpoint: str, hint: str, prefix: str = ""):
+        self.endpoint, self.hint, self.prefix = endpoint, hint, prefix
+        self._deadline: float | None = None
+        self._seconds = 0.0
+        self._what = ""
+        self._lock = threading.Lock()
+        threading.Thread(target=self._watch, name="store-watchdog", daemon=True).start()
+
+    def arm(self, seconds: float, what: str) -> None:
+        """Start a wait of at most ``seconds`` for ``what`` (``waiting for data``)."""
+        with self._lock:
+            self._deadline, self._seconds, self._what = time.monotonic() + seconds, seconds, what
+
+    def disarm(self) -> None:
+        with self._lock:
+            self._deadline = None
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(0.5)
+            with self._lock:
+                late = self._deadline is not None and time.monotonic() > self._deadline
+                seconds, what = self._seconds, self._what
+            if late:
+                print(
+                    f"python -m trainer: error: {self.prefix}no answer from the object store at {self.endpoint} "
+                    f"for {seconds:.0f} s while {what} (paused, overloaded or unreachable?); {self.hint}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                # DataLoader workers stuck in the same wait would outlive us (holding our stdout
+                # and stderr open): they are our children, so they go first.
+                for child in multiprocessing.active_children():
+                    child.kill()
+                os._exit(1)
