@@ -20,7 +20,7 @@ export SEED_SOURCE := /source
 export SEED_SOURCE_DIR := $(abspath $(SOURCE_DIR))
 endif
 
-.PHONY: minio-server help up train bench seed down clean logs ps build test lint unit integration e2e venv minio-image base-image
+.PHONY: cluster-up cluster-train cluster-ps cluster-down minio-server help up train bench seed down clean logs ps build test lint unit integration e2e venv minio-image base-image
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -68,6 +68,26 @@ ps: ## show the lab's containers and their health
 build: ## build the seeder and trainer images (EXTRA_CA_CERTS=file-or-dir adds CA certificates)
 	@bash scripts/copy-ca-certs.sh "$(EXTRA_CA_CERTS)"
 	$(COMPOSE) build seeder trainer
+
+# The 4-node cluster (docker-compose.cluster.yml), a Compose project of its own.
+CLUSTER := docker compose -f docker-compose.cluster.yml $(foreach f,$(ENV_FILES),--env-file $(f))
+TRAINERS ?= 2
+
+cluster-up: minio-server ## 4-node MinIO (2 drives each, EC:4) + load balancer on 127.0.0.1:9100, seeded
+	@bash scripts/copy-ca-certs.sh "$(EXTRA_CA_CERTS)"
+	$(CLUSTER) --profile seed build lb seeder
+	$(CLUSTER) up -d --wait minio1 minio2 minio3 minio4 lb
+	$(CLUSTER) --profile seed run --rm seeder $(ARGS)
+
+cluster-train: ## TRAINERS containers x NPROC ranks rendezvous with torchrun and train on the cluster
+	$(CLUSTER) --profile train build trainer-head
+	TRAINERS=$(TRAINERS) NPROC=$(NPROC) bash scripts/cluster-train.sh $(CLUSTER)
+
+cluster-ps: ## the cluster's containers and their health
+	$(CLUSTER) --profile seed --profile train ps -a
+
+cluster-down: ## stop the cluster and delete its volumes (its drives)
+	$(CLUSTER) --profile seed --profile train down --volumes --remove-orphans
 
 minio-image: ## build the MinIO server image from pinned source (host Go, else a Go image; prints its tag)
 	@bash scripts/build-minio-image.sh

@@ -186,8 +186,17 @@ def _main(argv: list[str]) -> int:
     export_credentials(settings)
 
     def counts():
+        # MinIO counts a GET when its handler returns, a moment after the client has the last
+        # byte: read until two readings agree (bounded), or a busy machine loses the last GETs.
         with store_errors(settings, "minio"):
-            return request_counts(admin.url, admin.access_key, admin.secret_key)
+            now = request_counts(admin.url, admin.access_key, admin.secret_key)
+            for _ in range(10):
+                time.sleep(0.2)
+                again = request_counts(admin.url, admin.access_key, admin.secret_key)
+                if again == now:
+                    break
+                now = again
+            return now
 
     keys = sorted(listing)
     results: list[Result] = []

@@ -13,11 +13,13 @@ import io
 import json
 import secrets
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 
 from labcore.cli import root_message
 from labcore.clients import read_json
-from labcore.errors import ConfigError, DataError
+from labcore.errors import ConfigError, DataError, StoreError
 from labcore.settings import Settings
 from trainer.connector import checkpoint_store
 
@@ -56,6 +58,33 @@ class Checkpointer:
     def _uri(self, key: str) -> str:
         return f"s3://{self.settings.bucket}/{key}"
 
+    def quorum_lost(self) -> str:
+        """Why no checkpoint can be written now ('' if nothing says so).
+
+        A distributed MinIO answers ``/minio/health/cluster`` with 503 when too few drives are online
+        for write quorum (5 of 8 here); reads may still work. Other S3 servers have no such
+        endpoint (any other answer): nothing to check.
+        """
+        url = f"{self.settings.aws_endpoint_url}/minio/health/cluster"
+        try:
+            urllib.request.urlopen(url, timeout=5).close()
+        except urllib.error.HTTPError as exc:
+            if exc.code == 503:
+                return (
+                    f"MinIO at {self.settings.aws_endpoint_url} has lost write quorum ({url} answers 503: too "
+                    "few drives online), so no checkpoint can be written; bring the nodes back, then "
+                    f"continue with --resume --run-id {self.run_id}"
+                )
+        except (urllib.error.URLError, OSError):
+            pass  # unreachable: the write itself will say so, under the watchdog's deadline
+        return ""
+
+    def check_quorum(self) -> None:
+        """``StoreError`` at once when MinIO cannot take writes, rather than a PUT that hangs."""
+        problem = self.quorum_lost()
+        if problem:
+            raise StoreError(problem)
+
     def save(
         self, model, optimizer, *, epoch: int, step: int, trained: int, reports: list[dict], rng: list
     ) -> str:
@@ -66,6 +95,7 @@ class Checkpointer:
         """
         import torch
 
+        self.check_quorum()
         key = f"{run_prefix(self.run_id)}epoch-{epoch:03d}-step-{step:06d}.pt"
         state = {
             "model": model.state_dict(),

@@ -9,8 +9,10 @@ rank when a dataset is constructed.
 from __future__ import annotations
 
 import os
+import re
 import signal
-from dataclasses import dataclass
+import socket
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from torch import distributed as dist
@@ -63,6 +65,8 @@ class World:
     size: int = 1
     timeout: int = 60
     hint: str = ""
+    # (hostname, address) of every rank, to name the one that is lost.
+    peers: list = field(default_factory=list)
 
     @property
     def is_main(self) -> bool:
@@ -80,9 +84,23 @@ class World:
             # ``timeout`` when one hangs: either way this rank cannot go on alone.
             reason = str(exc).strip().splitlines()[0][:200]
             raise RankFailed(
-                f"rank {self.rank}: lost contact with another rank of {self.size} ({reason}); "
+                f"rank {self.rank}: lost contact with {self._lost(str(exc))} of {self.size} ({reason}); "
                 f"see that rank's error{'; ' + self.hint if self.hint else ''}"
             ) from None
+
+    def _lost(self, error: str) -> str:
+        """``rank N (on host, address)`` when gloo's error names the peer's address, else ``another rank``."""
+        addresses = set(re.findall(r"(\d{1,3}(?:\.\d{1,3}){3})", error))
+        mine = self.peers[self.rank] if self.peers else None
+        lost = [
+            (rank, host, address)
+            for rank, (host, address) in enumerate(self.peers)
+            if address in addresses and (host, address) != mine
+        ]
+        if not lost:
+            return "another rank"
+        ranks = " or ".join(str(rank) for rank, _, _ in lost)
+        return f"rank {ranks} (on {lost[0][1]}, {lost[0][2]})"
 
     def sum(self, values: list) -> list[int]:
         """Element-wise sums of ``values`` (numbers or booleans) over every rank, on every rank."""
@@ -93,6 +111,14 @@ class World:
         tensor = torch.tensor([int(v) for v in values], dtype=torch.long)
         self._collective(dist.all_reduce, tensor)
         return tensor.tolist()
+
+    def everywhere(self, obj) -> list:
+        """``obj`` of every rank, in rank order, on every rank."""
+        if not self.distributed:
+            return [obj]
+        out: list = [None] * self.size
+        self._collective(dist.all_gather_object, out, obj)
+        return out
 
     def gather(self, obj) -> list | None:
         """``obj`` of every rank, in rank order, on rank 0 (``None`` on the others)."""
@@ -163,7 +189,18 @@ def join_world(timeout: int) -> World:
             f"rank {rank}: joining the {size}-rank process group failed ({str(exc).splitlines()[0]}); "
             "check torchrun's --rdzv-endpoint and, in containers, GLOO_SOCKET_IFNAME"
         ) from None
-    return World(dist.get_rank(), dist.get_world_size(), timeout)
+    world = World(dist.get_rank(), dist.get_world_size(), timeout)
+    world.peers = [tuple(p) for p in world.everywhere(_whereabouts())]
+    return world
+
+
+def _whereabouts() -> tuple[str, str]:
+    host = socket.gethostname()
+    try:
+        address = socket.gethostbyname(host)
+    except OSError:
+        address = ""
+    return host, address
 
 
 def as_rank(main):

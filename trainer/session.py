@@ -122,7 +122,12 @@ class Session:
             progress=progress,
             failure_hint=self.world.hint,
             endpoint=s.aws_endpoint_url,
-            watchdog=Watchdog(s.aws_endpoint_url, self.world.hint, self._rank_prefix()),
+            watchdog=Watchdog(
+                s.aws_endpoint_url,
+                self.world.hint,
+                self._rank_prefix(),
+                diagnose=self.checkpointer.quorum_lost,
+            ),
             data_timeout=s.data_timeout,
         )
         reports = fit(training, start)

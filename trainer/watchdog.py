@@ -23,8 +23,9 @@ FIRST_BATCH_SECONDS = 300
 class Watchdog:
     """Ends the process with one line when an armed wait passes its deadline."""
 
-    def __init__(self, endpoint: str, hint: str, prefix: str = ""):
-        self.endpoint, self.hint, self.prefix = endpoint, hint, prefix
+    def __init__(self, endpoint: str, hint: str, prefix: str = "", diagnose=None):
+        """``diagnose()`` may name the cause better when a wait runs late (MinIO's write quorum)."""
+        self.endpoint, self.hint, self.prefix, self.diagnose = endpoint, hint, prefix, diagnose
         self._deadline: float | None = None
         self._seconds = 0.0
         self._what = ""
@@ -47,9 +48,14 @@ class Watchdog:
                 late = self._deadline is not None and time.monotonic() > self._deadline
                 seconds, what = self._seconds, self._what
             if late:
+                cause = self.diagnose() if self.diagnose is not None else ""
                 print(
-                    f"python -m trainer: error: {self.prefix}no answer from the object store at {self.endpoint} "
-                    f"for {seconds:.0f} s while {what} (paused, overloaded or unreachable?); {self.hint}",
+                    f"python -m trainer: error: {self.prefix}"
+                    + (
+                        cause
+                        or f"no answer from the object store at {self.endpoint} for {seconds:.0f} s while {what} "
+                        f"(paused, overloaded or unreachable?); {self.hint}"
+                    ),
                     file=sys.stderr,
                     flush=True,
                 )
