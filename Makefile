@@ -20,7 +20,7 @@ export SEED_SOURCE := /source
 export SEED_SOURCE_DIR := $(abspath $(SOURCE_DIR))
 endif
 
-.PHONY: cluster-up cluster-train cluster-ps cluster-down minio-server help up train bench seed down clean logs ps build test lint unit integration e2e venv minio-image base-image
+.PHONY: report cluster-up cluster-train cluster-ps cluster-down minio-server help up train bench seed down clean logs ps build test lint unit integration e2e venv minio-image base-image
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -49,6 +49,9 @@ bench: venv minio-server build ## loader throughput, no model: table, results/*.
 	$(COMPOSE) up -d --wait minio
 	$(COMPOSE) run --rm seeder --format both --no-progress
 	$(VENV)/bin/python -m trainer.bench $(BENCH_ARGS)
+
+report: venv ## copy the latest run's report.png and metrics.json to results/ (RUN_ID=... for another)
+	$(VENV)/bin/python -m trainer.report $(if $(RUN_ID),--run-id $(RUN_ID)) --out results
 
 seed: ## run the seeder again against the running MinIO (flags: make seed ARGS="--limit 100")
 	$(COMPOSE) run --rm seeder $(ARGS)

@@ -72,8 +72,8 @@ class Checkpointer:
             if exc.code == 503:
                 return (
                     f"MinIO at {self.settings.aws_endpoint_url} has lost write quorum ({url} answers 503: too "
-                    "few drives online), so no checkpoint can be written; bring the nodes back, then "
-                    f"continue with --resume --run-id {self.run_id}"
+                    "few drives online), so no checkpoint can be written and reads may fail; bring the nodes "
+                    f"back, then continue with --resume --run-id {self.run_id}"
                 )
         except (urllib.error.URLError, OSError):
             pass  # unreachable: the write itself will say so, under the watchdog's deadline
@@ -204,8 +204,10 @@ def latest_run(client, settings: Settings) -> str | None:
 
 
 def save_run(settings: Settings, run_id: str, model, metrics: dict) -> str:
-    """Write ``model.pt`` and ``metrics.json`` under ``runs/<run-id>/`` with ``S3Checkpoint``."""
+    """Write ``model.pt``, ``metrics.json`` and ``report.png`` under ``runs/<run-id>/`` with ``S3Checkpoint``."""
     import torch
+
+    from trainer.report import render
 
     base = f"s3://{settings.bucket}/runs/{run_id}/"
     store = checkpoint_store(settings)
@@ -213,4 +215,6 @@ def save_run(settings: Settings, run_id: str, model, metrics: dict) -> str:
         torch.save(model.state_dict(), writer)
     with store.writer(base + "metrics.json") as writer:
         writer.write(json.dumps(metrics, indent=2).encode())
+    with store.writer(base + "report.png") as writer:
+        writer.write(render(metrics))
     return base

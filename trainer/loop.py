@@ -10,6 +10,7 @@ samples actually trained, whichever ranks held them; padded samples are never co
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import time
@@ -21,7 +22,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from labcore.errors import DataError
+from labcore.errors import DataError, StoreError
 from trainer.checkpoints import Checkpointer, Resumed
 from trainer.connector import connector_errors
 from trainer.datasets import Loader
@@ -43,6 +44,9 @@ class EpochStats:
     steps: int = 0  # steps with a batch of this rank's (the rest were padded)
     data_seconds: float = 0.0
     compute_seconds: float = 0.0
+    # [step, loss, accuracy, seconds into the epoch] of every step this rank trained a batch in.
+    series: list = field(default_factory=list)
+    last: tuple = (0.0, 0.0)  # the latest step's loss and accuracy on this rank's batch
 
 
 @dataclass
@@ -91,6 +95,7 @@ def train_epoch(t: Training, epoch: int, *, skip_steps: int = 0, trained_before:
     bar = tqdm(total=total, desc=f"epoch {epoch}/{t.epochs}", unit="batch", leave=False)
     bar.disable = not (t.progress and t.world.is_main)
     step = 0
+    epoch_started = time.perf_counter()
     with bar:
         while True:
             waited = time.perf_counter()
@@ -119,23 +124,33 @@ def train_epoch(t: Training, epoch: int, *, skip_steps: int = 0, trained_before:
             bar.update(1)
             if step <= skip_steps or (not step_samples) or (not usable and not t.world.distributed):
                 continue
-            t.optimizer.zero_grad(set_to_none=True)
-            if usable:
-                logits = t.model(images)
-                loss = loss_fn(logits, labels)
-            else:  # padded step: this rank has no sample, but DDP needs its (zero) gradient
-                loss = t.model(torch.zeros(1, 1, 28, 28)).sum() * 0.0
-            # DDP averages gradients over ranks; scaling by ranks/samples makes it the step's mean.
-            (loss * (t.world.size / step_samples)).backward()
-            t.optimizer.step()
+            _step(t, stats, loss_fn, batch if usable else None, step_samples)
             stats.compute_seconds += time.perf_counter() - started
             if usable:
-                stats.loss_sum += loss.item()
-                stats.correct += (logits.argmax(1) == labels).sum().item()
-                stats.trained += usable
+                stats.series.append([step, *stats.last, round(time.perf_counter() - epoch_started, 3)])
             if t.checkpoint_every and step % t.checkpoint_every == 0:
                 _checkpoint(t, epoch, step, trained_before + t.world.sum([stats.trained])[0])
     return stats
+
+
+def _step(t: Training, stats: EpochStats, loss_fn, batch, step_samples: int) -> None:
+    """One optimizer step on ``batch`` (``None``: a padded step) in lockstep with the other ranks."""
+    t.optimizer.zero_grad(set_to_none=True)
+    if batch is not None:
+        images, labels = batch[0], batch[1]
+        logits = t.model(images)
+        loss = loss_fn(logits, labels)
+    else:  # padded step: this rank has no sample, but DDP needs its (zero) gradient
+        loss = t.model(torch.zeros(1, 1, 28, 28)).sum() * 0.0
+    # DDP averages gradients over ranks; scaling by ranks/samples makes it the step's mean.
+    (loss * (t.world.size / step_samples)).backward()
+    t.optimizer.step()
+    if batch is not None:
+        correct = (logits.argmax(1) == labels).sum().item()
+        stats.loss_sum += loss.item()
+        stats.correct += correct
+        stats.trained += len(labels)
+        stats.last = (round(loss.item() / len(labels), 5), round(correct / len(labels), 4))
 
 
 @torch.no_grad()
@@ -212,7 +227,24 @@ def _report(t: Training, epoch: int, seconds: float, gathered: list, trained_bef
         test_check=world_test.check(t.test_plan, "test"),
         spread=world_train.spread(),
         weights=weights,
+        series=train[0].series,
     )
+
+
+@contextlib.contextmanager
+def _named_cause(t: Training):
+    """A store failure during an epoch says "write quorum lost" when that is why (distributed MinIO)."""
+    try:
+        yield
+    except StoreError:
+        # MinIO takes a few seconds to notice lost nodes: ask a few times before giving up on it.
+        for attempt in range(3):
+            cause = t.checkpointer.quorum_lost()
+            if cause:
+                raise StoreError(cause) from None
+            if attempt < 2:
+                time.sleep(1)
+        raise
 
 
 def fit(t: Training, start: Resumed) -> list[EpochReport]:
@@ -225,7 +257,10 @@ def fit(t: Training, start: Resumed) -> list[EpochReport]:
     for epoch in range(start.epoch, t.epochs + 1):
         skip, before = (start.step, start.trained) if epoch == start.epoch else (0, 0)
         t.history = [r.as_dict() for r in reports]
-        with connector_errors(f"MinIO at {t.endpoint} failed during epoch {epoch}", t.failure_hint):
+        with (
+            _named_cause(t),
+            connector_errors(f"MinIO at {t.endpoint} failed during epoch {epoch}", t.failure_hint),
+        ):
             started = time.perf_counter()
             train = train_epoch(t, epoch, skip_steps=skip, trained_before=before)
             seconds = time.perf_counter() - started

@@ -25,6 +25,8 @@ class EpochReport:
     samples_per_rank: dict[str, int] = field(default_factory=dict)
     steps_per_rank: dict[str, int] = field(default_factory=dict)
     weights: str = ""
+    # [step, loss, accuracy, seconds into the epoch] per trained step of rank 0's batches.
+    series: list = field(default_factory=list)
 
     @property
     def samples_per_second(self) -> float:

@@ -40,24 +40,8 @@ class Session:
         self.config = {"loader": s.loader, "lr": s.lr, **common, "world_size": world.size}
         self.config["data"] = train_plan.fingerprint()
         # Datasets are built after joining the world: every loader reads the rank when built.
-        self.train = build_loader(
-            s.loader,
-            s,
-            "train",
-            shuffle=True,
-            shard_keys=train_plan.shard_keys,
-            shard_digests=train_plan.digests,
-            **common,
-        )
-        self.test = build_loader(
-            s.loader,
-            s,
-            "test",
-            shuffle=False,
-            shard_keys=test_plan.shard_keys,
-            shard_digests=test_plan.digests,
-            **common,
-        )
+        self.train = self._loader("train", train_plan, shuffle=True, **common)
+        self.test = self._loader("test", test_plan, shuffle=False, **common)
         self.module = SmallCNN()
         self.model = self.module
         if world.distributed:
@@ -65,6 +49,12 @@ class Session:
             self.model = torch.nn.parallel.DistributedDataParallel(self.module)
         self.optimizer = torch.optim.Adam(self.module.parameters(), lr=s.lr)
         self.checkpointer = Checkpointer(s, run_id, self.config)
+
+    def _loader(self, split: str, plan: SplitPlan, **options):
+        s = self.settings
+        return build_loader(
+            s.loader, s, split, shard_keys=plan.shard_keys, shard_digests=plan.digests, **options
+        )
 
     def prepare(self, client) -> Resumed:
         """Where the run starts: epoch 1, or (``RESUME``) the latest checkpoint, read by rank 0 for all."""
@@ -149,7 +139,7 @@ class Session:
             base = save_run(s, self.run_id, self.module, metrics)
         print(
             f"run {self.run_id}: test accuracy {reports[-1].test_accuracy:.2%} after {s.epochs} epochs; "
-            f"model.pt and metrics.json at {base}",
+            f"model.pt, metrics.json and report.png at {base}",
             flush=True,
         )
         return 0

@@ -22,8 +22,8 @@ ARGS = [
 ]  # fmt: skip
 
 
-def seeded_client(make_dataset, env):
-    directory, _ = make_dataset({"train": TRAIN, "test": 30}, learnable=True)
+def seeded_client(make_dataset, env, train: int = TRAIN, test: int = 30):
+    directory, _ = make_dataset({"train": train, "test": test}, learnable=True)
     settings = load_settings(environ=env)
     client = minio_client(settings)
     seed(
@@ -86,16 +86,7 @@ def test_resume_refuses_a_changed_order_and_a_missing_run(make_dataset, lab_env,
 
 def small_run(make_dataset, env, tmp_path, run_id="base"):
     """A seeded bucket of 60 samples and one finished one-epoch run ``run_id`` on it."""
-    directory, _ = make_dataset({"train": 60, "test": 10}, learnable=True)
-    settings = load_settings(environ=env)
-    client = minio_client(settings)
-    seed(
-        client,
-        settings.bucket,
-        "mnist",
-        [load_split(directory, s) for s in ("train", "test")],
-        progress=False,
-    )
+    client = seeded_client(make_dataset, env, train=60, test=10)
     first = run_module("trainer", ["--epochs", "1", "--no-progress", "--run-id", run_id], env, tmp_path)
     assert first.returncode == 0, first.stderr[-2000:]
     return client

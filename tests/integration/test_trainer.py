@@ -7,6 +7,7 @@ import json
 import re
 
 import pytest
+from PIL import Image
 
 from labcore.clients import minio_client
 from labcore.settings import load_settings
@@ -40,6 +41,17 @@ def test_short_run_learns_and_saves_its_outputs(make_dataset, lab_env, tmp_path)
     assert metrics["train_objects"] == 401 and len(metrics["per_epoch"]) == 3
     assert metrics["final_test_accuracy"] > 0.5  # ten classes: chance is 0.1
     assert client.stat_object(lab_env["BUCKET"], "runs/short/model.pt").size > 100_000
+
+    # The report image: one series point per trained step, and a PNG that decodes.
+    steps = -(-401 // 16)
+    assert [len(e["series"]) for e in metrics["per_epoch"]] == [steps] * 3
+    assert [p[0] for p in metrics["per_epoch"][0]["series"]] == list(range(1, steps + 1))
+    fetched = run_module("trainer.report", ["--out", str(tmp_path / "results")], lab_env, tmp_path)
+    assert fetched.returncode == 0, fetched.stderr
+    with Image.open(tmp_path / "results" / "short-report.png") as image:
+        assert image.format == "PNG" and image.size == (1200, 750)
+        assert len(set(image.convert("L").getdata())) > 20, "a picture, not a blank canvas"
+    assert json.loads((tmp_path / "results" / "short-metrics.json").read_text()) == metrics
 
 
 @pytest.mark.parametrize("loader", ["map", "manual"])
