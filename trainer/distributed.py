@@ -80,13 +80,29 @@ class World:
         try:
             return call(*args)
         except RuntimeError as exc:
-            # gloo says "Connection closed by peer" at once when a rank dies, and times out after
-            # ``timeout`` when one hangs: either way this rank cannot go on alone.
-            reason = str(exc).strip().splitlines()[0][:200]
-            raise RankFailed(
-                f"rank {self.rank}: lost contact with {self._lost(str(exc))} of {self.size} ({reason}); "
-                f"see that rank's error{'; ' + self.hint if self.hint else ''}"
-            ) from None
+            raise self._failed(exc) from None
+
+    def together(self, call, *args):
+        """``call(*args)`` that runs collectives of its own (DDP's wrap, forward and backward).
+
+        DDP all-reduces gradients inside ``backward()``: a rank that dies then surfaces there as
+        gloo's raw error. Only transport errors become :class:`RankFailed`; a bug stays a bug.
+        """
+        try:
+            return call(*args)
+        except RuntimeError as exc:
+            if not (self.distributed and _is_transport_error(exc)):
+                raise
+            raise self._failed(exc) from None
+
+    def _failed(self, exc: BaseException) -> RankFailed:
+        # gloo says "Connection closed by peer" at once when a rank dies, and times out after
+        # ``timeout`` when one hangs: either way this rank cannot go on alone.
+        reason = str(exc).strip().splitlines()[0][:200]
+        return RankFailed(
+            f"rank {self.rank}: lost contact with {self._lost(str(exc))} of {self.size} ({reason}); "
+            f"see that rank's error{'; ' + self.hint if self.hint else ''}"
+        )
 
     def _lost(self, error: str) -> str:
         """``rank N (on host, address)`` when gloo's error names the peer's address, else ``another rank``."""
@@ -159,6 +175,14 @@ class World:
 
 
 _stopped = ""
+
+
+def _is_transport_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is the process group failing (a peer gone or silent), not the model."""
+    if isinstance(exc, getattr(dist, "DistError", ())):
+        return True
+    text = str(exc)
+    return any(mark in text for mark in ("gloo", "Connection reset", "Connection closed", "Timed out"))
 
 
 def stop_on_sigterm(world: World) -> None:

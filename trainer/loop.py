@@ -124,7 +124,7 @@ def train_epoch(t: Training, epoch: int, *, skip_steps: int = 0, trained_before:
             bar.update(1)
             if step <= skip_steps or (not step_samples) or (not usable and not t.world.distributed):
                 continue
-            _step(t, stats, loss_fn, batch if usable else None, step_samples)
+            t.world.together(_step, t, stats, loss_fn, batch if usable else None, step_samples)
             stats.compute_seconds += time.perf_counter() - started
             if usable:
                 stats.series.append([step, *stats.last, round(time.perf_counter() - epoch_started, 3)])

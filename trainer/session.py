@@ -46,7 +46,7 @@ class Session:
         self.model = self.module
         if world.distributed:
             # DDP starts every rank from rank 0's weights and averages gradients over the ranks.
-            self.model = torch.nn.parallel.DistributedDataParallel(self.module)
+            self.model = world.together(torch.nn.parallel.DistributedDataParallel, self.module)
         self.optimizer = torch.optim.Adam(self.module.parameters(), lr=s.lr)
         self.checkpointer = Checkpointer(s, run_id, self.config)
 
