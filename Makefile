@@ -13,6 +13,9 @@ PYTEST_ARGS ?=
 # reachable (its CUDA build runs on the CPU).
 TORCH_INDEX_URL ?= https://download.pytorch.org/whl/cpu
 export TORCH_INDEX_URL
+# torch's version, one pin for the venv and the images (.env; README, Pinned dependencies).
+TORCH_VERSION ?= $(shell sed -n 's/^TORCH_VERSION=//p' $(ENV_FILES) | tail -n 1)
+export TORCH_VERSION
 
 # Seed from a local directory of IDX files: make up SOURCE_DIR=/usr/share/datasets/fashion-mnist
 ifdef SOURCE_DIR
@@ -20,7 +23,7 @@ export SEED_SOURCE := /source
 export SEED_SOURCE_DIR := $(abspath $(SOURCE_DIR))
 endif
 
-.PHONY: report cluster-up cluster-train cluster-ps cluster-down minio-server help up train bench seed down clean logs ps build test lint unit integration e2e venv minio-image base-image
+.PHONY: workshop workshop-start workshop-down lock lock-check report cluster-up cluster-train cluster-ps cluster-down minio-server help up train bench seed down clean logs ps build test lint unit integration e2e venv minio-image base-image
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -53,20 +56,40 @@ bench: venv minio-server build ## loader throughput, no model: table, results/*.
 report: venv ## copy the latest run's report.png and metrics.json to results/ (RUN_ID=... for another)
 	$(VENV)/bin/python -m trainer.report $(if $(RUN_ID),--run-id $(RUN_ID)) --out results
 
+# The workshop (README, Workshop): MinIO seeded with objects and shards, and JupyterLab.
+JUPYTER_PORT ?= $(or $(shell sed -n 's/^JUPYTER_PORT=//p' $(ENV_FILES) | tail -n 1),8888)
+JUPYTER_TOKEN ?= $(shell sed -n 's/^JUPYTER_TOKEN=//p' $(ENV_FILES) | tail -n 1)
+
+workshop: ## MinIO seeded with objects and tar shards, and JupyterLab with the notebooks; prints its URL
+	@bash scripts/workshop-token.sh .env.local
+	@$(MAKE) --no-print-directory workshop-start
+
+# A make of its own, so that a .env.local written just now is read.
+workshop-start: minio-server
+	@bash scripts/copy-ca-certs.sh "$(EXTRA_CA_CERTS)"
+	$(COMPOSE) --profile workshop build seeder jupyter
+	$(COMPOSE) up -d --wait minio
+	$(COMPOSE) run --rm seeder --format both
+	$(COMPOSE) --profile workshop up -d --wait jupyter
+	@echo "JupyterLab: http://127.0.0.1:$(JUPYTER_PORT)/lab?token=$(JUPYTER_TOKEN)"
+
+workshop-down: ## stop JupyterLab (MinIO keeps running; make clean also resets the notebooks' copies)
+	$(COMPOSE) --profile workshop stop jupyter
+
 seed: ## run the seeder again against the running MinIO (flags: make seed ARGS="--limit 100")
 	$(COMPOSE) run --rm seeder $(ARGS)
 
 down: ## stop the lab, keep the bucket's data
-	$(COMPOSE) down --remove-orphans
+	$(COMPOSE) --profile workshop down --remove-orphans
 
-clean: ## stop the lab and delete its volumes (bucket data, download cache)
-	$(COMPOSE) down --volumes --remove-orphans
+clean: ## stop the lab and delete its volumes (bucket data, download cache, workshop copies)
+	$(COMPOSE) --profile workshop down --volumes --remove-orphans
 
 logs: ## follow the logs of every service
 	$(COMPOSE) logs -f
 
 ps: ## show the lab's containers and their health
-	$(COMPOSE) ps -a
+	$(COMPOSE) --profile workshop ps -a
 
 build: ## build the seeder and trainer images (EXTRA_CA_CERTS=file-or-dir adds CA certificates)
 	@bash scripts/copy-ca-certs.sh "$(EXTRA_CA_CERTS)"
@@ -105,12 +128,22 @@ base-image: ## build a local Python base image with debootstrap (no registry nee
 
 venv: $(VENV)/.installed ## create .venv with the project, torch and the test tools
 
-$(VENV)/.installed: pyproject.toml
+# torch first, by version from its index (outside the lock), then everything else from the
+# hashed lock without resolving again, then the project itself; pip check proves they fit.
+$(VENV)/.installed: pyproject.toml locks/dev.txt .env
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q --index-url "$(TORCH_INDEX_URL)" --extra-index-url https://pypi.org/simple "torch>=2.0.1,!=2.5.0"
-	$(VENV)/bin/pip install -q -e ".[train,bench,test]"
+	$(VENV)/bin/pip install -q --index-url "$(TORCH_INDEX_URL)" --extra-index-url https://pypi.org/simple "torch==$(TORCH_VERSION)"
+	$(VENV)/bin/pip install -q --require-hashes --no-deps -r locks/dev.txt
+	$(VENV)/bin/pip install -q --no-deps -e .
+	$(VENV)/bin/pip check
 	@touch $@
+
+lock: ## rewrite the hashed dependency locks in locks/ from pyproject.toml (UPGRADE=1: newest versions)
+	@bash scripts/lock.sh
+
+lock-check: ## fail if a lock in locks/ does not match pyproject.toml
+	@bash scripts/lock.sh --check
 
 lint: venv ## ruff: lint and formatting
 	$(VENV)/bin/ruff check .
@@ -125,5 +158,5 @@ integration: venv ## integration tests against a real MinIO container
 e2e: venv ## end-to-end tests: build the images and run the Compose stack
 	$(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS)
 
-test: lint ## everything CI runs: lint, unit, integration and end-to-end tests
+test: lint lock-check ## everything CI runs: lint, unit, integration and end-to-end tests
 	$(VENV)/bin/pytest tests $(PYTEST_ARGS)

@@ -30,10 +30,13 @@ ENV VIRTUAL_ENV=/opt/venv \
 WORKDIR /app
 
 FROM runtime AS seeder
+# Dependencies from the hashed lock (README, Pinned dependencies), in a layer code changes keep.
+COPY locks/seeder.txt /app/locks/
+RUN pip install -q --require-hashes --no-deps -r /app/locks/seeder.txt
 COPY pyproject.toml README.md /app/
 COPY labcore /app/labcore
 COPY seeder /app/seeder
-RUN pip install -q /app
+RUN pip install -q --no-deps /app && pip check
 USER 10001:10001
 ENTRYPOINT ["python", "-m", "seeder"]
 
@@ -41,14 +44,32 @@ FROM runtime AS trainer
 # CPU wheels by default (a few hundred MB). Where only PyPI is reachable (CI here), pass
 # TORCH_INDEX_URL=https://pypi.org/simple: PyPI's Linux wheel is the CUDA build, which runs on CPU.
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
-ARG TORCH_VERSION=2.15.0
+# One pin for the venv and the images: TORCH_VERSION in .env, passed by Compose.
+ARG TORCH_VERSION
 # torch first, in a layer of its own: it is the slow download, and code changes must not redo it.
-RUN pip install -q --index-url "${TORCH_INDEX_URL}" --extra-index-url https://pypi.org/simple \
+# It is outside the lock (two indexes), so it is pinned by version here.
+RUN test -n "${TORCH_VERSION}" || { echo "build with --build-arg TORCH_VERSION=... (see .env)" >&2; exit 1; }; \
+    pip install -q --index-url "${TORCH_INDEX_URL}" --extra-index-url https://pypi.org/simple \
       "torch==${TORCH_VERSION}"
+COPY locks/trainer.txt /app/locks/
+RUN pip install -q --require-hashes --no-deps -r /app/locks/trainer.txt
 COPY pyproject.toml README.md /app/
 COPY labcore /app/labcore
 COPY seeder /app/seeder
 COPY trainer /app/trainer
-RUN pip install -q "/app[train]"
+RUN pip install -q --no-deps /app && pip check
 USER 10001:10001
 ENTRYPOINT ["python", "-m", "trainer"]
+
+FROM trainer AS workshop
+# JupyterLab for the workshop notebooks, on top of the trainer image: the same code, torch and
+# connector the trainer runs, plus what the notebooks need (locks/workshop.txt).
+USER root
+COPY locks/workshop.txt /app/locks/
+RUN pip install -q --require-hashes --no-deps -r /app/locks/workshop.txt && pip check
+COPY docker/workshop/start.sh /usr/local/bin/workshop-start
+RUN mkdir -p /home/lab/work /home/lab/notebooks && chown 10001:10001 /home/lab/work
+USER 10001:10001
+WORKDIR /home/lab/work
+EXPOSE 8888
+ENTRYPOINT ["workshop-start"]

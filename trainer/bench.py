@@ -80,7 +80,8 @@ def _download(client, settings: Settings, keys: list[str], root: Path) -> None:
         client.fget_object(settings.bucket, key, str(target))
 
 
-def _measure(make_loader, max_samples: int | None) -> tuple[int, float]:
+def time_loader(make_loader, max_samples: int | None = None) -> tuple[int, float]:
+    """``(samples, seconds)`` for one pass over ``make_loader()`` (stops after ``max_samples``)."""
     started = time.perf_counter()
     samples = 0
     for batch in make_loader():
@@ -88,6 +89,38 @@ def _measure(make_loader, max_samples: int | None) -> tuple[int, float]:
         if max_samples and samples >= max_samples:
             break
     return samples, time.perf_counter() - started
+
+
+def loader_factory(
+    settings: Settings,
+    kind: str,
+    split: str,
+    *,
+    workers: int,
+    batch_size: int = 256,
+    shard_keys: list[str] | None = None,
+):
+    """A function that gives a fresh DataLoader of ``kind`` in listing order (what the bench times)."""
+    from trainer.datasets import build_loader
+
+    built = build_loader(
+        kind,
+        settings,
+        split,
+        batch_size=batch_size,
+        workers=workers,
+        shuffle=False,
+        shuffle_buffer=0,
+        seed=0,
+        shard_keys=shard_keys,
+    )
+    return lambda: built.epoch(1)
+
+
+def _local_loader(root: Path, keys: list[str], batch_size: int, workers: int):
+    from torch.utils.data import DataLoader
+
+    return lambda: DataLoader(LocalPngs(root, keys), batch_size=batch_size, num_workers=workers)
 
 
 def _chart(rows: list[dict], path: Path) -> None:
@@ -160,7 +193,6 @@ def _main(argv: list[str]) -> int:
         raise SystemExit("python -m trainer.bench: error: --repeats must be at least 1")
 
     from trainer.connector import export_credentials
-    from trainer.datasets import build_loader
     from trainer.planning import plan_split
 
     # Four workers on two cores is part of the measurement, not a mistake.
@@ -212,30 +244,18 @@ def _main(argv: list[str]) -> int:
                 samples = 0
                 for _ in range(args.repeats):
                     if loader == "local":
-                        from torch.utils.data import DataLoader
-
-                        def make(workers=workers):
-                            return DataLoader(
-                                LocalPngs(root, keys), batch_size=args.batch_size, num_workers=workers
-                            )
+                        make = _local_loader(root, keys, args.batch_size, workers)
                     else:
-                        built = build_loader(
-                            loader,
+                        make = loader_factory(
                             settings,
+                            loader,
                             args.split,
-                            batch_size=args.batch_size,
                             workers=workers,
-                            shuffle=False,
-                            shuffle_buffer=0,
-                            seed=0,
+                            batch_size=args.batch_size,
                             shard_keys=shard_plan.shard_keys if shard_plan else None,
                         )
-
-                        def make(built=built):
-                            return built.epoch(1)
-
                     before = counts()
-                    samples, elapsed = _measure(make, args.max_samples)
+                    samples, elapsed = time_loader(make, args.max_samples)
                     gets = counts()["GetObject"] - before["GetObject"]
                     seconds.append(elapsed)
                 total_bytes = sum(shard_sizes.values()) if loader == "shards" else sum(listing.values())

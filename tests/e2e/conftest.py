@@ -59,8 +59,11 @@ def lab() -> Iterator[Lab]:
         "AWS_ENDPOINT_URL": f"http://127.0.0.1:{api_port}",
         "MINIO_CONSOLE_PORT": str(free_port()),
         "MINIO_IMAGE": settings_env["MINIO_IMAGE"],
-        "PYTHON_IMAGE": settings_env.get("PYTHON_IMAGE", "python:3.11-slim-bookworm"),
+        "PYTHON_IMAGE": settings_env["PYTHON_IMAGE"],
         "SEED_SOURCE": "/source",
+        # make workshop: another port, and a token in the environment so no .env.local is written.
+        "JUPYTER_PORT": str(free_port()),
+        "JUPYTER_TOKEN": uuid.uuid4().hex,
         # A subset keeps the e2e run short; every `make` call in the tests uses this one.
         "SEED_LIMIT": "150",
         "SEED_SOURCE_DIR": source,

@@ -125,7 +125,7 @@ def cluster() -> Iterator[Cluster]:
         "CLUSTER_API_PORT": str(free_port()),
         "CLUSTER_CONSOLE_PORT": str(free_port()),
         "MINIO_IMAGE": settings_env["MINIO_IMAGE"],
-        "PYTHON_IMAGE": settings_env.get("PYTHON_IMAGE", "python:3.11-slim-bookworm"),
+        "PYTHON_IMAGE": settings_env["PYTHON_IMAGE"],
         "SEED_SOURCE": "/source",
         "SEED_SOURCE_DIR": source,
         "SEED_LIMIT": str(SAMPLES),

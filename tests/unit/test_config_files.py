@@ -50,3 +50,35 @@ def test_default_minio_image_is_built_from_patched_source():
     assert re.search(r"^up: minio-server ", makefile, flags=re.M), "make up builds MinIO when missing"
     env_text = (ROOT / ".env").read_text()
     assert "CVE-2025-62506" in env_text and "CVE-2025-62506" in README
+
+
+def test_default_base_image_is_pinned_by_digest():
+    assert re.fullmatch(r"python:3\.11-slim-bookworm@sha256:[0-9a-f]{64}", ENV["PYTHON_IMAGE"]), ENV[
+        "PYTHON_IMAGE"
+    ]
+
+
+def test_torch_has_one_pin_for_the_venv_and_the_images():
+    """torch is outside the locks (two indexes): TORCH_VERSION in .env is its one pin."""
+    assert re.fullmatch(r"\d+\.\d+\.\d+", ENV["TORCH_VERSION"]), ENV["TORCH_VERSION"]
+    assert '"torch==$(TORCH_VERSION)"' in (ROOT / "Makefile").read_text()
+    dockerfile = (ROOT / "docker" / "lab.Dockerfile").read_text()
+    assert '"torch==${TORCH_VERSION}"' in dockerfile and "ARG TORCH_VERSION\n" in dockerfile
+    for compose in ("docker-compose.yml", "docker-compose.cluster.yml"):
+        assert "TORCH_VERSION: ${TORCH_VERSION:?" in (ROOT / compose).read_text(), compose
+
+
+def test_every_locked_requirement_is_hashed_and_torch_is_left_to_its_index():
+    locks = sorted((ROOT / "locks").glob("*.txt"))
+    assert {p.stem for p in locks} >= {"seeder", "trainer", "workshop", "dev"}
+    for lock in locks:
+        if lock.name == "overrides.txt":
+            continue
+        # One requirement per entry: the pinned line and its continuation lines up to the next pin.
+        entries = re.split(r"\n(?=[a-z0-9])", lock.read_text())
+        pins = [e for e in entries if re.match(r"[a-z0-9][\w.-]*==", e)]
+        assert pins, lock
+        for entry in pins:
+            assert "--hash=sha256:" in entry, f"{lock.name}: {entry.splitlines()[0]}"
+            if entry.startswith("torch=="):
+                assert "sys_platform == 'never'" in entry.splitlines()[0], entry.splitlines()[0]

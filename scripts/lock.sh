@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Write (default) or check (--check) the hashed dependency locks in locks/ from pyproject.toml.
+#
+# One lock per thing that installs: the seeder image, the trainer image, the workshop image and
+# the developer venv. uv keeps the versions already in a lock unless pyproject.toml asks for
+# others, so --check fails only when pyproject.toml and a lock disagree, not when PyPI moves on.
+# Refresh every pin on purpose with: UPGRADE=1 make lock
+set -euo pipefail
+cd "$(dirname "$0")/.."
+UV_VERSION=0.13.9
+tools="${LAB_TOOLS_DIR:-$HOME/.cache/minio-torch-lab/tools-uv-$UV_VERSION}"
+if [ ! -x "$tools/bin/uv" ]; then
+  python3 -m venv "$tools"
+  "$tools/bin/pip" install -q "uv==$UV_VERSION"
+fi
+uv="$tools/bin/uv"
+
+declare -A extras=(
+  [seeder]=""
+  [trainer]="train"
+  [workshop]="train workshop"
+  [dev]="train bench workshop test"
+)
+mode=${1:-write}
+stale=()
+for name in seeder trainer workshop dev; do
+  args=()
+  for extra in ${extras[$name]}; do args+=(--extra "$extra"); done
+  target="locks/$name.txt"
+  out="$target"
+  if [ "$mode" = "--check" ]; then
+    out=$(mktemp)
+    cp "$target" "$out"
+  fi
+  "$uv" pip compile pyproject.toml "${args[@]}" --universal --generate-hashes \
+    --override locks/overrides.txt --custom-compile-command "make lock" --quiet \
+    ${UPGRADE:+--upgrade} -o "$out"
+  if [ "$mode" = "--check" ]; then
+    diff -q "$target" "$out" >/dev/null || stale+=("$target")
+    rm -f "$out"
+  fi
+done
+if [ ${#stale[@]} -gt 0 ]; then
+  echo "lock-check: ${stale[*]} do not match pyproject.toml; run make lock and commit locks/" >&2
+  exit 1
+fi
