@@ -6,7 +6,9 @@ SHELL := /bin/bash
 VENV ?= .venv
 PYTHON ?= python3
 # Untracked overrides: values in .env.local win over .env (the environment wins over both).
-ENV_FILES := .env $(wildcard .env.local)
+# LOCAL_ENV names another file (tests keep theirs out of your checkout).
+LOCAL_ENV ?= .env.local
+ENV_FILES := .env $(wildcard $(LOCAL_ENV))
 COMPOSE := docker compose $(foreach f,$(ENV_FILES),--env-file $(f))
 PYTEST_ARGS ?=
 # CPU torch for the host venv and the trainer image; https://pypi.org/simple where only PyPI is
@@ -23,7 +25,7 @@ export SEED_SOURCE := /source
 export SEED_SOURCE_DIR := $(abspath $(SOURCE_DIR))
 endif
 
-.PHONY: workshop workshop-start workshop-down lock lock-check report cluster-up cluster-train cluster-ps cluster-down minio-server help up train bench seed down clean logs ps build test lint unit integration e2e venv minio-image base-image
+.PHONY: bundle load workshop-image workshop workshop-start workshop-down lock lock-check report cluster-up cluster-train cluster-ps cluster-down minio-server help up train bench seed down clean logs ps build test lint unit integration e2e venv minio-image base-image
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -61,13 +63,11 @@ JUPYTER_PORT ?= $(or $(shell sed -n 's/^JUPYTER_PORT=//p' $(ENV_FILES) | tail -n
 JUPYTER_TOKEN ?= $(shell sed -n 's/^JUPYTER_TOKEN=//p' $(ENV_FILES) | tail -n 1)
 
 workshop: ## MinIO seeded with objects and tar shards, and JupyterLab with the notebooks; prints its URL
-	@bash scripts/workshop-token.sh .env.local
+	@bash scripts/workshop-token.sh $(LOCAL_ENV)
 	@$(MAKE) --no-print-directory workshop-start
 
 # A make of its own, so that a .env.local written just now is read.
-workshop-start: minio-server
-	@bash scripts/copy-ca-certs.sh "$(EXTRA_CA_CERTS)"
-	$(COMPOSE) --profile workshop build seeder jupyter
+workshop-start: minio-server workshop-image
 	$(COMPOSE) up -d --wait minio
 	$(COMPOSE) run --rm seeder --format both
 	$(COMPOSE) --profile workshop up -d --wait jupyter
@@ -91,9 +91,31 @@ logs: ## follow the logs of every service
 ps: ## show the lab's containers and their health
 	$(COMPOSE) --profile workshop ps -a
 
+# Images come from an offline bundle after `make load` (LAB_PREBUILT=1 in .env.local): never built.
+LAB_PREBUILT ?= $(shell sed -n 's/^LAB_PREBUILT=//p' $(ENV_FILES) | tail -n 1)
+
 build: ## build the seeder and trainer images (EXTRA_CA_CERTS=file-or-dir adds CA certificates)
+ifeq ($(LAB_PREBUILT),1)
+	@bash scripts/bundle.sh check minio-torch-lab/seeder:local minio-torch-lab/trainer:local
+else
 	@bash scripts/copy-ca-certs.sh "$(EXTRA_CA_CERTS)"
 	$(COMPOSE) build seeder trainer
+endif
+
+workshop-image: build
+ifeq ($(LAB_PREBUILT),1)
+	@bash scripts/bundle.sh check minio-torch-lab/workshop:local
+else
+	$(COMPOSE) --profile workshop build jupyter
+endif
+
+BUNDLE_DIR ?= dist
+bundle: minio-server workshop-image ## one archive of every image + the dataset for offline laptops (SOURCE_DIR=IDX dir; else MNIST)
+	@bash scripts/bundle.sh create "$(BUNDLE_DIR)" "$(if $(SOURCE_DIR),$(abspath $(SOURCE_DIR)))"
+
+DATA_DIR ?= data
+load: ## on an offline laptop: verify and load a bundle (make load BUNDLE=dist/minio-torch-lab-bundle-....tar)
+	@bash scripts/bundle.sh load "$(BUNDLE)" "$(DATA_DIR)" "$(LOCAL_ENV)"
 
 # The 4-node cluster (docker-compose.cluster.yml), a Compose project of its own.
 CLUSTER := docker compose -f docker-compose.cluster.yml $(foreach f,$(ENV_FILES),--env-file $(f))
@@ -120,8 +142,12 @@ minio-image: ## build the MinIO server image from pinned source (host Go, else a
 
 # The lab's own MinIO image, built once when MINIO_IMAGE names it (skipped for any other image).
 minio-server:
+ifeq ($(LAB_PREBUILT),1)
+	@bash scripts/bundle.sh check "$(MINIO_IMAGE)"
+else
 	@case "$(MINIO_IMAGE)" in minio-torch-lab/minio:*) \
 	  MINIO_LOCAL_IMAGE="$(MINIO_IMAGE)" bash scripts/build-minio-image.sh >/dev/null ;; esac
+endif
 
 base-image: ## build a local Python base image with debootstrap (no registry needed)
 	@bash scripts/build-base-image.sh $(or $(BASE_TAG),lab-python:bookworm)

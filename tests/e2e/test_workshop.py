@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -104,3 +105,58 @@ def test_the_token_reaches_the_container_at_run_time_only(lab, workshop):
     )
     assert lab.env["JUPYTER_TOKEN"] not in inspect.stdout + history.stdout
     assert json.loads(inspect.stdout)[0]["Config"]["User"] == "10001:10001"
+
+
+IMAGES = ("minio-torch-lab/seeder:local", "minio-torch-lab/trainer:local", "minio-torch-lab/workshop:local")
+# Any output of a build: Compose's, the classic builder's or BuildKit's.
+BUILD_MARKS = ("Building", "Step 1/", "naming to", "Successfully built")
+
+
+def test_an_offline_bundle_runs_the_lab_with_nothing_pulled_or_built(lab, workshop, tmp_path):
+    """make bundle; remove every image; make load; make up, train and workshop build nothing.
+
+    Last in the e2e run, because it removes the images (the bundle puts them back).
+    """
+    from tests.e2e.conftest import OFFLINE_SOURCE
+
+    source = lab.env.get("LAB_OFFLINE_SOURCE", OFFLINE_SOURCE)
+    started = time.monotonic()
+    made = lab.make("bundle", BUNDLE_DIR=str(tmp_path / "dist"), SOURCE_DIR=source, timeout=1800)
+    assert made.returncode == 0, made.stdout[-3000:] + made.stderr[-3000:]
+    bundles = list((tmp_path / "dist").glob("minio-torch-lab-bundle-*.tar"))
+    assert len(bundles) == 1, made.stdout[-2000:]
+    print(f"bundle: {bundles[0].stat().st_size / 1e9:.2f} GB, made in {time.monotonic() - started:.0f} s")
+
+    assert lab.make("clean").returncode == 0
+    minio = lab.env["MINIO_IMAGE"]
+    subprocess.run(["docker", "rmi", minio, *IMAGES], capture_output=True, text=True, check=True)
+
+    # The laptop: its own untracked settings, and any build or pull would fail.
+    offline = {
+        **lab.env,
+        "LOCAL_ENV": str(tmp_path / ".env.local"),
+        "PYTHON_IMAGE": "registry.invalid/no-builds-here:0",
+    }
+    offline.pop("SEED_SOURCE", None)
+    offline.pop("SEED_SOURCE_DIR", None)
+    laptop = type(lab)(offline)
+    started = time.monotonic()
+    loaded = laptop.make("load", BUNDLE=str(bundles[0]), DATA_DIR=str(tmp_path / "data"))
+    assert loaded.returncode == 0, loaded.stdout[-3000:] + loaded.stderr[-3000:]
+    assert "members verified" in loaded.stdout
+    settings = (tmp_path / ".env.local").read_text()
+    assert "LAB_PREBUILT=1" in settings and f"SEED_SOURCE_DIR={tmp_path / 'data'}" in settings
+    for image in (minio, *IMAGES):
+        subprocess.run(["docker", "image", "inspect", image], capture_output=True, check=True)
+
+    outputs = {}
+    for target, variables in (("up", {}), ("train", {"EPOCHS": "1"}), ("workshop", {})):
+        result = laptop.make(target, timeout=900, **variables)
+        outputs[target] = out = result.stdout + result.stderr
+        print(f"offline: make load then make {target}: {time.monotonic() - started:.0f} s")
+        assert result.returncode == 0, (target, out[-3000:])
+        assert not [mark for mark in BUILD_MARKS if mark in out], (target, out[-3000:])
+    limit = lab.env["SEED_LIMIT"]
+    assert f"(train {limit}, test {limit}): uploaded {2 * int(limit)}" in outputs["up"], outputs["up"][-2000:]
+    assert f"train: {limit} of {limit} objects, 0 duplicates" in outputs["train"], outputs["train"][-2000:]
+    assert "JupyterLab: http://127.0.0.1:" in outputs["workshop"]

@@ -50,7 +50,7 @@ def test_short_run_learns_and_saves_its_outputs(make_dataset, lab_env, tmp_path)
     assert fetched.returncode == 0, fetched.stderr
     with Image.open(tmp_path / "results" / "short-report.png") as image:
         assert image.format == "PNG" and image.size == (1200, 750)
-        assert len(set(image.convert("L").getdata())) > 20, "a picture, not a blank canvas"
+        assert len(set(image.convert("L").get_flattened_data())) > 20, "a picture, not a blank canvas"
     assert json.loads((tmp_path / "results" / "short-metrics.json").read_text()) == metrics
 
 
