@@ -19,7 +19,7 @@ from dotenv import dotenv_values, find_dotenv
 from labcore.errors import ConfigError
 
 MINIO_VARS = ("MINIO_ENDPOINT", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY")
-LOADERS = ("s3iter", "map", "manual", "shards")
+LOADERS = ("s3iter", "s3prefix", "map", "manual", "shards")
 SEED_FORMATS = ("objects", "shards", "both")
 S3_VARS = ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 
@@ -63,6 +63,8 @@ class Settings:
     batch_size: int = 64
     epochs: int = 2
     shuffle_buffer: int = 8192
+    # GETs in flight per DataLoader worker for s3iter and manual (1: one at a time, as the connector).
+    read_ahead: int = 8
     seed: int = 0
     checkpoint_every: int = 500
     resume: bool = False
@@ -243,6 +245,7 @@ def _train_settings(get: Getter) -> dict[str, object]:
         ("BATCH_SIZE", 1),
         ("EPOCHS", 1),
         ("SHUFFLE_BUFFER", 0),
+        ("READ_AHEAD", 1),
         ("SEED", 0),
         ("CHECKPOINT_EVERY", 0),
         ("DIST_TIMEOUT", 1),

@@ -24,7 +24,7 @@ from labcore.settings import Settings
 from trainer.connector import checkpoint_store
 
 # What must not change between a run and its resumption: each one changes the sample order.
-ORDER_KEYS = ("loader", "batch_size", "workers", "seed", "shuffle_buffer", "world_size")
+ORDER_KEYS = ("loader", "batch_size", "workers", "seed", "shuffle_buffer", "world_size", "order")
 
 
 def run_prefix(run_id: str) -> str:
@@ -144,6 +144,11 @@ class Checkpointer:
         # Checkpoints from before distributed training have no world_size: they were one rank.
         saved = {"world_size": 1, **state["config"]}
         changed = [k for k in ORDER_KEYS if saved.get(k) != self.config.get(k)]
+        if "order" in changed:
+            raise ConfigError(
+                f"run {self.run_id} was checkpointed by a version of the lab that ordered samples "
+                "differently, so its remaining batches cannot be rebuilt: start a new run (another --run-id)"
+            )
         if changed:
             was = ", ".join(f"{k}={saved.get(k)}" for k in changed)
             raise ConfigError(

@@ -27,10 +27,12 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog=(
             "loaders:\n"
-            "  s3iter  S3IterableDataset.from_prefix(..., enable_sharding=True), streaming (default)\n"
-            "  map     S3MapDataset.from_prefix, random access, shuffled indices\n"
-            "  manual  a hand-written IterableDataset on the MinIO SDK, sharded by worker_info\n"
-            "  shards  S3IterableDataset over tar shards (seed with --format shards), one GET per shard\n\n"
+            "  s3iter    S3IterableDataset.from_objects over a seeded permutation of the listed keys,\n"
+            "            enable_sharding=True: streaming, fully shuffled (default)\n"
+            "  s3prefix  S3IterableDataset.from_prefix in listing order, mixed by --shuffle-buffer only\n"
+            "  map       S3MapDataset.from_prefix, random access, shuffled indices\n"
+            "  manual    a hand-written IterableDataset on the MinIO SDK, sharded by worker_info\n"
+            "  shards    S3IterableDataset over tar shards (seed with --format shards), one GET per shard\n\n"
             "examples:\n  python -m trainer --loader s3iter --workers 4 --epochs 2\n"
             "  torchrun --nproc-per-node 2 -m trainer --workers 2   # 2 ranks x 2 workers (README, Scaling out)\n"
         ),
@@ -49,13 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--epochs", type=int, metavar="N", help="passes over the training split [env EPOCHS, default 2]"
     )
     parser.add_argument("--lr", metavar="RATE", help="Adam learning rate [env LR, default 0.001]")
-    parser.add_argument(
-        "--shuffle-buffer",
-        type=int,
-        metavar="N",
-        help="samples each worker holds to shuffle a streamed loader; 0 keeps listing order "
-        "[env SHUFFLE_BUFFER, default 8192]",
+    buffer = (
+        "samples each worker holds to shuffle s3prefix/shards; 0: none [env SHUFFLE_BUFFER, default 8192]"
     )
+    parser.add_argument("--shuffle-buffer", type=int, metavar="N", help=buffer)
+    ahead = "GETs in flight per worker for s3iter and manual; 1: one at a time [env READ_AHEAD, default 8]"
+    parser.add_argument("--read-ahead", type=int, metavar="K", help=ahead)
     parser.add_argument(
         "--seed", type=int, metavar="N", help="seed for weights and shuffling [env SEED, default 0]"
     )

@@ -1,7 +1,10 @@
-"""The three ways the lab loads samples from MinIO, behind one function.
+"""The ways the lab loads samples from MinIO, behind one function.
 
-- ``s3iter``: ``S3IterableDataset.from_prefix(..., enable_sharding=True)``, the connector's
-  streaming dataset; objects are split over ranks and DataLoader workers by position in the listing.
+- ``s3iter``: the connector's streaming ``S3IterableDataset`` over the listed keys in a seeded
+  permutation per epoch (``from_objects(..., enable_sharding=True)``): streaming, exactly once, and
+  as well mixed as random access. Objects are split over ranks and DataLoader workers by position.
+- ``s3prefix``: ``S3IterableDataset.from_prefix`` in listing order, mixed only by the shuffle buffer
+  (what ``s3iter`` was): the connector's plainest form, kept to show what a buffer cannot do.
 - ``map``: ``S3MapDataset.from_prefix``, random access, so the DataLoader can shuffle.
 - ``manual``: a hand-written IterableDataset on the MinIO SDK, sharded with ``worker_info`` the
   same way, the seed post's loader done right.
@@ -9,15 +12,16 @@
   each tar is decoded as a stream straight from the connector's reader, one GET per shard.
 
 S3 lists keys in lexicographic order, and our keys start with the label, so an unshuffled stream
-arrives one class after another. Iterable loaders therefore pass through a seeded shuffle buffer
+arrives one class after another. ``s3iter`` and ``manual`` stream a permutation of the keys the
+trainer listed; ``s3prefix`` and ``shards`` pass through a seeded shuffle buffer
 (``--shuffle-buffer``) before decoding; the map loader shuffles indices instead.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 
 import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset, Sampler
@@ -29,6 +33,10 @@ from labcore.shards import iter_verified, shards_prefix
 from trainer.connector import connector_args
 from trainer.distributed import position
 from trainer.transforms import DecodePng, ReadObject, collate_samples, decode_sample
+
+# Bumped when a loader's sample order for the same settings changes: a checkpoint written under
+# another order cannot be resumed (its delivered-but-untrained batches would differ).
+ORDER_VERSION = 2
 
 
 def s3_uri(settings: Settings, split: str, *, shards: bool = False) -> str:
@@ -65,8 +73,11 @@ class ManualPrefixDataset(IterableDataset):
     reshuffled every epoch from the seed, identically in every worker, before sharding.
     """
 
-    def __init__(self, settings: Settings, split: str, *, shuffle: bool = False, seed: int = 0):
+    def __init__(
+        self, settings: Settings, split: str, *, shuffle: bool = False, seed: int = 0, read_ahead: int = 1
+    ):
         self.settings = settings
+        self.read_ahead = read_ahead
         self.prefix = split_prefix(settings.data_prefix, split)
         # Like the connector: the rank is read when the dataset is built (after joining the world).
         here = position()
@@ -79,22 +90,26 @@ class ManualPrefixDataset(IterableDataset):
         self.epoch = epoch
 
     def __iter__(self) -> Iterator[tuple[str, bytes]]:
-        client = minio_client(self.settings, convention="s3", pool_size=2)
+        from trainer.readahead import read_ahead
+
+        client = minio_client(self.settings, convention="s3", pool_size=max(2, self.read_ahead))
+        bucket = self.settings.bucket
+
+        def fetch(key: str) -> bytes:
+            response = client.get_object(bucket, key)
+            try:
+                return response.read()
+            finally:
+                response.close()
+                response.release_conn()
+
         # The SDK's failures become the lab's one-line errors here, in the worker that meets them.
         with store_errors(self.settings, "s3"):
-            keys = [
-                o.object_name
-                for o in client.list_objects(self.settings.bucket, prefix=self.prefix, recursive=True)
-            ]
+            keys = [o.object_name for o in client.list_objects(bucket, prefix=self.prefix, recursive=True)]
             if self.shuffle:
                 keys = epoch_order(keys, self.seed, self.epoch)
-            for key in shard(iter(keys), self.rank, self.world):
-                response = client.get_object(self.settings.bucket, key)
-                try:
-                    yield key, response.read()
-                finally:
-                    response.close()
-                    response.release_conn()
+            # read_ahead GETs in flight (trainer/readahead.py); 1: one at a time, the seed's design.
+            yield from read_ahead(shard(iter(keys), self.rank, self.world), fetch, self.read_ahead)
 
 
 class OpenShard:
@@ -133,40 +148,57 @@ class ShardSamples(IterableDataset):
         seed: int,
         digests: dict[str, str | None] | None = None,
     ):
+        # Built now, in the main process, because the connector reads the rank when a dataset is
+        # made; in a DataLoader worker it would see no process group and every rank read everything.
+        transform = OpenShard(digests)
+        if shuffle:
+            self.source = PermutedObjects(settings, shard_keys, seed=seed, transform=transform)
+        else:
+            self.source = _from_prefix(settings, split, transform, shards=True)
+
+    def set_epoch(self, epoch: int) -> None:
+        if hasattr(self.source, "set_epoch"):
+            self.source.set_epoch(epoch)
+
+    def __iter__(self) -> Iterator[tuple[str, bytes]]:
+        # A damaged shard loses samples; exactly-once cannot hold, so it stops the run, clearly.
+        for members in self.source:
+            yield from members
+
+
+class PermutedObjects(IterableDataset):
+    """``transform(reader)`` of each of ``keys`` in a seeded permutation per epoch, via the connector.
+
+    ``S3IterableDataset.from_objects`` over ``epoch_order(keys)``, sharded by the connector like
+    ``from_prefix``: every rank and worker derives the same permutation and keeps its positions, so
+    each object arrives once, and a batch holds samples from all over the split, not one label.
+    The transform decodes a PNG (default), opens a tar shard, or hands the reader on (read-ahead).
+    """
+
+    def __init__(self, settings: Settings, keys: list[str], *, seed: int, transform: Callable | None = None):
         self.settings = settings
-        self.digests = digests
-        self.split = split
-        self.shard_keys = sorted(shard_keys)
-        self.shuffle = shuffle
+        self.keys = sorted(keys)
         self.seed = seed
+        self.transform = transform or DecodePng()
         self.epoch = 0
         self._dataset = None
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
-        # Built here, in the main process, because the connector reads the rank when a dataset is
-        # made; in a DataLoader worker it would see no process group and every rank read everything.
+        # Built in the main process: the connector reads the rank when a dataset is made.
         self._dataset = self._source()
 
     def _source(self):
         from s3torchconnector import S3IterableDataset
 
-        common = {
-            **connector_args(self.settings),
-            "transform": OpenShard(self.digests),
-            "enable_sharding": True,
-        }
-        if not self.shuffle:
-            return S3IterableDataset.from_prefix(s3_uri(self.settings, self.split, shards=True), **common)
-        uris = [
-            f"s3://{self.settings.bucket}/{k}" for k in epoch_order(self.shard_keys, self.seed, self.epoch)
-        ]
-        return S3IterableDataset.from_objects(uris, **common)
+        bucket = self.settings.bucket
+        uris = [f"s3://{bucket}/{key}" for key in epoch_order(self.keys, self.seed, self.epoch)]
+        return S3IterableDataset.from_objects(
+            uris, transform=self.transform, enable_sharding=True, **connector_args(self.settings)
+        )
 
-    def __iter__(self) -> Iterator[tuple[str, bytes]]:
-        # A damaged shard loses samples; exactly-once cannot hold, so it stops the run, clearly.
-        for members in self._dataset if self._dataset is not None else self._source():
-            yield from members
+    def __iter__(self):
+        return iter(self._dataset if self._dataset is not None else self._source())
 
 
 class ShuffleDecode(IterableDataset):
@@ -245,6 +277,23 @@ class LoaderOptions:
     shuffle: bool
     shuffle_buffer: int
     seed: int
+    read_ahead: int = 1
+
+
+@dataclass(frozen=True)
+class LoaderInputs:
+    """What the plan already knows: the split's object keys and its shards (key -> SHA-256)."""
+
+    keys: tuple[str, ...] | None = None
+    shards: dict = field(default_factory=dict)
+
+    def object_keys(self, settings: Settings, split: str) -> list[str]:
+        """The split's object keys: the plan's, or listed now (bench and notebooks pass none)."""
+        if self.keys is not None:
+            return list(self.keys)
+        from trainer.planning import list_split
+
+        return sorted(list_split(minio_client(settings, convention="s3"), settings, split))
 
 
 @dataclass
@@ -273,19 +322,40 @@ class Loader:
         )
 
 
-def _s3iter(settings: Settings, split: str, options: LoaderOptions, shards: dict) -> Loader:
-    from s3torchconnector import S3IterableDataset
+def _s3iter(settings: Settings, split: str, options: LoaderOptions, inputs: LoaderInputs) -> Loader:
+    from trainer.readahead import ConnectorReadAhead, keep_reader
 
-    uri, args = s3_uri(settings, split), connector_args(settings)
+    if options.read_ahead > 1:
+        # The connector still deals the objects; each worker reads read_ahead of them at once.
+        if options.shuffle:
+            keys = inputs.object_keys(settings, split)
+            source = PermutedObjects(settings, keys, seed=options.seed, transform=keep_reader)
+        else:
+            source = _from_prefix(settings, split, keep_reader)
+        return Loader(ShuffleDecode(ConnectorReadAhead(source, options.read_ahead), 0, options.seed), options)
+    if not options.shuffle:
+        # Evaluation needs no order: the plain streaming pipeline.
+        return Loader(_from_prefix(settings, split, DecodePng()), options)
+    return Loader(PermutedObjects(settings, inputs.object_keys(settings, split), seed=options.seed), options)
+
+
+def _s3prefix(settings: Settings, split: str, options: LoaderOptions, inputs: LoaderInputs) -> Loader:
     if not options.shuffle or options.shuffle_buffer == 0:
         # Decoding in the connector's transform: the plain streaming pipeline, in listing order.
-        dataset = S3IterableDataset.from_prefix(uri, transform=DecodePng(), enable_sharding=True, **args)
-        return Loader(dataset, options)
-    source = S3IterableDataset.from_prefix(uri, transform=ReadObject(), enable_sharding=True, **args)
-    return _shuffled(source, options)
+        return Loader(_from_prefix(settings, split, DecodePng()), options)
+    return _shuffled(_from_prefix(settings, split, ReadObject()), options)
 
 
-def _map(settings: Settings, split: str, options: LoaderOptions, shards: dict) -> Loader:
+def _from_prefix(settings: Settings, split: str, transform: Callable, *, shards: bool = False):
+    from s3torchconnector import S3IterableDataset
+
+    uri = s3_uri(settings, split, shards=shards)
+    return S3IterableDataset.from_prefix(
+        uri, transform=transform, enable_sharding=True, **connector_args(settings)
+    )
+
+
+def _map(settings: Settings, split: str, options: LoaderOptions, inputs: LoaderInputs) -> Loader:
     from s3torchconnector import S3MapDataset
 
     dataset = S3MapDataset.from_prefix(
@@ -294,13 +364,15 @@ def _map(settings: Settings, split: str, options: LoaderOptions, shards: dict) -
     return Loader(dataset, options, RankSampler(len(dataset), shuffle=options.shuffle, seed=options.seed))
 
 
-def _manual(settings: Settings, split: str, options: LoaderOptions, shards: dict) -> Loader:
-    return _shuffled(
-        ManualPrefixDataset(settings, split, shuffle=options.shuffle, seed=options.seed), options
+def _manual(settings: Settings, split: str, options: LoaderOptions, inputs: LoaderInputs) -> Loader:
+    dataset = ManualPrefixDataset(
+        settings, split, shuffle=options.shuffle, seed=options.seed, read_ahead=options.read_ahead
     )
+    return _shuffled(dataset, options)
 
 
-def _shards(settings: Settings, split: str, options: LoaderOptions, shards: dict) -> Loader:
+def _shards(settings: Settings, split: str, options: LoaderOptions, inputs: LoaderInputs) -> Loader:
+    shards = inputs.shards
     source = ShardSamples(
         settings, split, list(shards), shuffle=options.shuffle, seed=options.seed, digests=shards
     )
@@ -314,6 +386,7 @@ def _shuffled(source: IterableDataset, options: LoaderOptions) -> Loader:
 
 FACTORIES: dict[str, Callable[..., Loader]] = {
     "s3iter": _s3iter,
+    "s3prefix": _s3prefix,
     "map": _map,
     "manual": _manual,
     "shards": _shards,
@@ -332,16 +405,21 @@ def build_loader(
     seed: int,
     shard_keys: list[str] | None = None,
     shard_digests: dict[str, str] | None = None,
+    keys: Iterable[str] | None = None,
+    read_ahead: int = 1,
 ) -> Loader:
-    """The loader ``kind`` (s3iter, map, manual, shards) over one split of the dataset.
+    """The loader ``kind`` (s3iter, s3prefix, map, manual, shards) over one split of the dataset.
 
     ``shard_keys`` (the split's shards, from the plan) is needed for ``shards``, and
-    ``shard_digests`` (their SHA-256 from the manifest) checks each shard as it streams. Build it after
+    ``shard_digests`` (their SHA-256 from the manifest) checks each shard as it streams. ``keys``
+    (the split's object keys, from the plan) spares ``s3iter`` a listing of its own. ``read_ahead``
+    keeps that many GETs in flight per worker for ``s3iter`` and ``manual``. Build it after
     joining a torchrun world: every loader splits its work by the rank it sees then.
     """
     if kind not in FACTORIES:
         raise ValueError(f"unknown loader {kind!r}")
-    options = LoaderOptions(batch_size, workers, shuffle, shuffle_buffer, seed)
+    options = LoaderOptions(batch_size, workers, shuffle, shuffle_buffer, seed, read_ahead)
     digests = shard_digests or {}
     shards = {key: digests.get(key) for key in shard_keys or []}
-    return FACTORIES[kind](settings, split, options, shards)
+    inputs = LoaderInputs(tuple(sorted(keys)) if keys is not None else None, shards)
+    return FACTORIES[kind](settings, split, options, inputs)

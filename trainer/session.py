@@ -9,7 +9,7 @@ from labcore.settings import Settings
 from labcore.shards import shards_prefix
 from trainer.checkpoints import Checkpointer, Resumed, apply, save_run
 from trainer.connector import connector_errors, export_credentials
-from trainer.datasets import build_loader
+from trainer.datasets import ORDER_VERSION, build_loader
 from trainer.distributed import World
 from trainer.loop import Training, fit
 from trainer.model import SmallCNN
@@ -38,6 +38,7 @@ class Session:
         common = {"batch_size": s.batch_size, "workers": s.num_workers, "shuffle_buffer": s.shuffle_buffer}
         common["seed"] = s.seed
         self.config = {"loader": s.loader, "lr": s.lr, **common, "world_size": world.size}
+        self.config["order"] = ORDER_VERSION
         self.config["data"] = train_plan.fingerprint()
         # Datasets are built after joining the world: every loader reads the rank when built.
         self.train = self._loader("train", train_plan, shuffle=True, **common)
@@ -53,7 +54,14 @@ class Session:
     def _loader(self, split: str, plan: SplitPlan, **options):
         s = self.settings
         return build_loader(
-            s.loader, s, split, shard_keys=plan.shard_keys, shard_digests=plan.digests, **options
+            s.loader,
+            s,
+            split,
+            shard_keys=plan.shard_keys,
+            shard_digests=plan.digests,
+            keys=plan.keys or None,
+            read_ahead=s.read_ahead,
+            **options,
         )
 
     def prepare(self, client) -> Resumed:

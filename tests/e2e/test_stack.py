@@ -75,9 +75,19 @@ def test_make_bench_smoke(lab, tmp_path):
     result = lab.make("bench", SEED_LIMIT=str(LIMIT), BENCH_ARGS=f"--repeats 1 --workers 0,2 --out {out}")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = json.loads(next(out.glob("bench-*.json")).read_text())
-    assert {r["loader"] for r in report["rows"]} == {"manual", "s3iter", "map", "shards", "local"}
+    assert {r["loader"] for r in report["rows"]} == {
+        "manual",
+        "manual@8",
+        "s3iter",
+        "s3iter@8",
+        "s3prefix",
+        "map",
+        "shards",
+        "local",
+    }
     assert all(r["samples"] == LIMIT for r in report["rows"])
-    assert "target shards >= 10.0x s3iter" in result.stdout
+    assert "target per-object >= 3.0x manual" in result.stdout
+    assert "target shards / s3iter (reported)" in result.stdout
 
 
 def test_every_published_port_is_loopback(lab):

@@ -34,7 +34,8 @@ def read_epoch(rank: int, world: int, port: int, env: dict, cases: list, out: st
         client = minio_client(settings, convention="s3")
         shard_keys = plan_split(client, settings, "train", shards=True).shard_keys
         results = {}
-        for kind, workers in cases:
+        for case, workers in cases:
+            kind, _, ahead = case.partition("@")
             loader = build_loader(
                 kind,
                 settings,
@@ -45,12 +46,13 @@ def read_epoch(rank: int, world: int, port: int, env: dict, cases: list, out: st
                 shuffle_buffer=32,
                 seed=5,
                 shard_keys=shard_keys,
+                read_ahead=int(ahead or 1),
             )
             keys, seen_workers = [], []
             for batch in loader.epoch(1):
                 keys.extend(batch[2])
                 seen_workers.extend(batch[3].tolist())
-            results[f"{kind}:{workers}"] = {"keys": keys, "workers": seen_workers}
+            results[f"{case}:{workers}"] = {"keys": keys, "workers": seen_workers}
         Path(out, f"rank{rank}.json").write_text(json.dumps(results))
     finally:
         dist.destroy_process_group()

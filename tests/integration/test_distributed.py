@@ -32,7 +32,8 @@ from trainer.delivery import Delivery
 from trainer.planning import plan_split
 
 SAMPLES = 1003
-LOADERS = ("s3iter", "map", "manual", "shards")
+# "<loader>@K": the loader with K GETs in flight per worker (READ_AHEAD).
+LOADERS = ("s3iter", "s3iter@8", "s3prefix", "map", "manual", "manual@8", "shards")
 WORLDS = (2, 3)
 WORKERS = (0, 2)
 
@@ -86,6 +87,14 @@ def test_every_loader_splits_over_ranks_and_workers_exactly_once(dataset, world_
     assert all(part.samples > 0 for part in parts)
     expected_workers = {"main"} if workers == 0 else {str(w) for w in range(workers)}
     assert all(set(part.per_worker) == expected_workers for part in parts), [p.per_worker for p in parts]
+
+
+@pytest.mark.parametrize("kind", ["s3iter", "manual"])
+@pytest.mark.parametrize("world", WORLDS)
+def test_read_ahead_gives_every_rank_the_same_batches(world_reads, world, kind):
+    for workers in WORKERS:
+        plain, ahead = world_reads[(world, kind, workers)], world_reads[(world, f"{kind}@8", workers)]
+        assert [r["keys"] for r in ahead] == [r["keys"] for r in plain], (world, kind, workers)
 
 
 def torchrun(nproc: int, args: list[str], env: dict, cwd: Path, *, timeout: float = 600, wait=True):

@@ -13,7 +13,7 @@ from labcore.sources import load_split
 from seeder.upload import seed
 from tests.conftest import write_dataset
 from tests.integration.conftest import server_env
-from trainer.datasets import build_loader
+from trainer.datasets import build_loader, epoch_order
 
 COUNTS = {"train": 37, "test": 11}  # prime counts: no worker count divides them
 
@@ -41,7 +41,7 @@ def use_credentials(monkeypatch, settings):
     monkeypatch.setenv("AWS_REGION", settings.aws_region)
 
 
-def epoch_keys(settings, kind, split, workers, *, shuffle, buffer=8, epoch=1, batch_size=5):
+def epoch_keys(settings, kind, split, workers, *, shuffle, buffer=8, epoch=1, batch_size=5, read_ahead=1):
     loader = build_loader(
         kind,
         settings,
@@ -51,6 +51,7 @@ def epoch_keys(settings, kind, split, workers, *, shuffle, buffer=8, epoch=1, ba
         shuffle=shuffle,
         shuffle_buffer=buffer,
         seed=7,
+        read_ahead=read_ahead,
     )
     keys: list[str] = []
     for images, labels, batch_keys, _, problems in loader.epoch(epoch):
@@ -63,7 +64,8 @@ def epoch_keys(settings, kind, split, workers, *, shuffle, buffer=8, epoch=1, ba
 
 @pytest.mark.parametrize("workers", [0, 1, 2, 3, 4])
 @pytest.mark.parametrize(
-    "kind,shuffle", [("s3iter", False), ("s3iter", True), ("map", True), ("manual", True)]
+    "kind,shuffle",
+    [("s3iter", False), ("s3iter", True), ("s3prefix", True), ("map", True), ("manual", True)],
 )
 def test_every_object_exactly_once(seeded, monkeypatch, kind, shuffle, workers):
     settings, expected = seeded
@@ -85,3 +87,56 @@ def test_shuffle_is_seeded_per_epoch(seeded, monkeypatch):
     assert first == again
     assert first != other and sorted(first) == sorted(other)
     assert first != listing
+
+
+def test_s3iter_streams_a_permutation_of_the_whole_split(seeded, monkeypatch):
+    """Not a buffer's local mixing: the seeded permutation of every listed key, then the workers' deal."""
+    settings, expected = seeded
+    use_credentials(monkeypatch, settings)
+    order = epoch_order(sorted(expected["train"]), 7, 3)
+    assert epoch_keys(settings, "s3iter", "train", 0, shuffle=True, buffer=0, epoch=3) == order
+    # Two workers: the connector deals position i to worker i % 2, and batches of 5 alternate.
+    two = epoch_keys(settings, "s3iter", "train", 2, shuffle=True, buffer=0, epoch=3)
+    per_worker = [order[0::2], order[1::2]]
+    dealt = [key for i in range(0, 40, 5) for w in (0, 1) for key in per_worker[w][i : i + 5]]
+    assert two == dealt
+    # s3prefix keeps the listing order when there is no buffer.
+    assert epoch_keys(settings, "s3prefix", "train", 0, shuffle=True, buffer=0) == sorted(expected["train"])
+
+
+def jitter(monkeypatch) -> None:
+    """A random delay before every read-ahead fetch, so completions come back out of order.
+
+    Patched in this process before the DataLoader forks its workers, which inherit it.
+    """
+    import random
+    import time
+
+    import trainer.readahead
+
+    original = trainer.readahead.read_ahead
+
+    def jittered(items, fetch, depth):
+        def slow(item):
+            time.sleep(random.uniform(0, 0.01))
+            return fetch(item)
+
+        return original(items, slow, depth)
+
+    monkeypatch.setattr(trainer.readahead, "read_ahead", jittered)
+
+
+@pytest.mark.parametrize("workers", [0, 1, 2, 3, 4])
+@pytest.mark.parametrize("kind", ["s3iter", "manual"])
+def test_read_ahead_delivers_exactly_once_in_the_same_order(seeded, monkeypatch, kind, workers):
+    settings, expected = seeded
+    use_credentials(monkeypatch, settings)
+    one_at_a_time = epoch_keys(settings, kind, "train", workers, shuffle=True, read_ahead=1)
+    jitter(monkeypatch)
+    ahead = epoch_keys(settings, kind, "train", workers, shuffle=True, read_ahead=8)
+    again = epoch_keys(settings, kind, "train", workers, shuffle=True, read_ahead=8)
+    assert ahead == again == one_at_a_time
+    assert len(ahead) == len(set(ahead)) and set(ahead) == expected["train"]
+    # Evaluation (no shuffle) reads ahead too, in listing order.
+    listed = epoch_keys(settings, kind, "test", workers, shuffle=False, read_ahead=8)
+    assert sorted(listed) == sorted(expected["test"]) and len(listed) == len(expected["test"])

@@ -126,7 +126,11 @@ def test_bench_smoke(minio_server, make_dataset, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(next(out.glob("bench-*.json")).read_text())
     rows = {(r["loader"], r["workers"]): r for r in report["rows"]}
-    assert set(rows) == {(lo, w) for lo in ("manual", "s3iter", "map", "shards", "local") for w in (0, 2)}
+    assert set(rows) == {
+        (lo, w)
+        for lo in ("manual", "manual@8", "s3iter", "s3iter@8", "s3prefix", "map", "shards", "local")
+        for w in (0, 2)
+    }
     for (loader, _), row in rows.items():
         assert row["samples"] == 30
         expected_gets = {"shards": 4, "local": 0}.get(loader, 30)  # one GET per object or shard

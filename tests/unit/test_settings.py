@@ -66,7 +66,8 @@ def test_secret_is_not_in_repr():
         ("SHARD_SIZE", "0", "SHARD_SIZE=0 is too small"),
         ("NUM_WORKERS", "two", "NUM_WORKERS='two' is not a whole number"),
         ("EPOCHS", "0", "EPOCHS=0 is too small"),
-        ("LOADER", "fast", "LOADER='fast' is not one of s3iter, map, manual, shards"),
+        ("READ_AHEAD", "0", "READ_AHEAD=0 is too small"),
+        ("LOADER", "fast", "LOADER='fast' is not one of s3iter, s3prefix, map, manual, shards"),
         ("MNIST_MIRRORS", "mirror.example/mnist", "MNIST_MIRRORS='mirror.example/mnist' needs a scheme"),
     ],
 )

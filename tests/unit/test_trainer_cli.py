@@ -35,7 +35,7 @@ def test_endpoint_without_scheme(tmp_path):
 
 def test_unknown_loader_in_env(tmp_path):
     result = run_module("trainer", [], {**ENV, "LOADER": "fast"}, tmp_path)
-    assert_one_line_error(result, 2, r"LOADER='fast' is not one of s3iter, map, manual, shards")
+    assert_one_line_error(result, 2, r"LOADER='fast' is not one of s3iter, s3prefix, map, manual, shards")
 
 
 def test_unreachable_endpoint(tmp_path):
@@ -52,6 +52,7 @@ def test_unreachable_endpoint(tmp_path):
         (["--batch-size", "0"], r"BATCH_SIZE=0 is too small: it must be at least 1"),
         (["--workers", "-1"], r"NUM_WORKERS=-1 is too small: it must be at least 0"),
         (["--shuffle-buffer", "-5"], r"SHUFFLE_BUFFER=-5 is too small"),
+        (["--read-ahead", "0"], r"READ_AHEAD=0 is too small: it must be at least 1"),
         (["--checkpoint-every", "-1"], r"CHECKPOINT_EVERY=-1 is too small"),
         (["--lr", "0"], r"LR=0 is out of range"),
     ],
