@@ -24,6 +24,7 @@ from labcore.layout import split_prefix
 from labcore.metrics import request_counts
 from labcore.settings import MINIO_VARS, S3_VARS, Settings, load_settings
 from labcore.shards import shards_prefix
+from trainer.measure import measure_pass
 
 ALL_LOADERS = ("manual", "s3iter", "s3prefix", "map", "shards", "local")
 # A loader as given runs one GET at a time per worker; "<loader>@K" keeps K in flight (READ_AHEAD).
@@ -65,6 +66,10 @@ class Result:
     seconds: list[float]
     megabytes: float
     get_requests: int
+    # Mean Shannon entropy of the labels in a batch (bits; 3.32 = ten even classes), and the peak
+    # resident memory of the process and its DataLoader workers during the pass (MB).
+    label_entropy_bits: float = 0.0
+    peak_rss_mb: float = 0.0
 
     @property
     def rates(self) -> list[float]:
@@ -107,13 +112,8 @@ def _download(client, settings: Settings, keys: list[str], root: Path) -> None:
 
 def time_loader(make_loader, max_samples: int | None = None) -> tuple[int, float]:
     """``(samples, seconds)`` for one pass over ``make_loader()`` (stops after ``max_samples``)."""
-    started = time.perf_counter()
-    samples = 0
-    for batch in make_loader():
-        samples += len(batch[2])
-        if max_samples and samples >= max_samples:
-            break
-    return samples, time.perf_counter() - started
+    done = measure_pass(make_loader, max_samples)
+    return done.samples, done.seconds
 
 
 def loader_factory(
@@ -281,8 +281,8 @@ def _main(argv: list[str]) -> int:
         for loader in loaders:
             for workers in worker_counts:
                 seconds: list[float] = []
-                gets = 0
-                samples = 0
+                gets = samples = 0
+                peak = 0.0
                 for _ in range(args.repeats):
                     if loader == "local":
                         make = _local_loader(root, keys, args.batch_size, workers)
@@ -298,12 +298,23 @@ def _main(argv: list[str]) -> int:
                             read_ahead=ahead,
                         )
                     before = counts()
-                    samples, elapsed = time_loader(make, args.max_samples)
+                    done = measure_pass(make, args.max_samples)
                     gets = counts()["GetObject"] - before["GetObject"]
-                    seconds.append(elapsed)
+                    seconds.append(done.seconds)
+                    samples = done.samples
+                    peak = max(peak, done.peak_rss_mb)
                 total_bytes = sum(shard_sizes.values()) if loader == "shards" else sum(listing.values())
                 fraction = min(1.0, samples / max(len(listing), 1))
-                result = Result(loader, workers, samples, seconds, total_bytes * fraction / 1e6, gets)
+                result = Result(
+                    loader,
+                    workers,
+                    samples,
+                    seconds,
+                    total_bytes * fraction / 1e6,
+                    gets,
+                    round(done.entropy_bits, 3),
+                    round(peak, 1),
+                )
                 results.append(result)
                 row = result.row()
                 print(
@@ -358,12 +369,16 @@ def _main(argv: list[str]) -> int:
 
 def print_table(rows: list[dict], checks: list[dict]) -> None:
     """The results as a Markdown table, then the targets."""
-    print("\n| loader | workers | samples/s median | samples/s min | MB/s | GET requests |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    print(
+        "\n| loader | workers | samples/s median | samples/s min | MB/s | GET requests "
+        "| label entropy/batch (bits) | peak RSS (MB) |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
         print(
             f"| {r['loader']} | {r['workers']} | {r['samples_per_s_median']:.0f} | {r['samples_per_s_min']:.0f} | "
-            f"{r['mb_per_s_median']:.1f} | {r['get_requests']} |"
+            f"{r['mb_per_s_median']:.1f} | {r['get_requests']} | {r['label_entropy_bits']:.2f} | "
+            f"{r['peak_rss_mb']:.0f} |"
         )
     for c in checks:
         verdict = "" if c["met"] is None else (", met" if c["met"] else ", MISSED")
