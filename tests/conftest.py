@@ -130,3 +130,18 @@ def spawn(module: str, args: list[str], env: dict[str, str], cwd: Path):
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def join_loopback_group(rank: int, world: int, port: int, timeout: float) -> None:
+    """Join a ``world``-rank gloo group on 127.0.0.1:``port`` (ranks spawned by the tests)."""
+    from datetime import timedelta
+
+    from torch import distributed as dist
+
+    dist.init_process_group(
+        "gloo",
+        init_method=f"tcp://127.0.0.1:{port}",
+        rank=rank,
+        world_size=world,
+        timeout=timedelta(seconds=timeout),
+    )

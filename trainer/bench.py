@@ -33,12 +33,12 @@ READ_AHEAD_LOADERS = ("manual", "s3iter")
 
 def default_loaders(read_ahead: int) -> list[str]:
     """Every loader, and the read-ahead ones also at ``read_ahead`` (the trainer's READ_AHEAD)."""
-    ahead = [f"{x}@{read_ahead}" for x in READ_AHEAD_LOADERS] if read_ahead > 1 else []
-    return (
-        ["manual", ahead[0], "s3iter", ahead[1], "s3prefix", "map", "shards", "local"]
-        if ahead
-        else list(ALL_LOADERS)
-    )
+    loaders = []
+    for loader in ALL_LOADERS:
+        loaders.append(loader)
+        if loader in READ_AHEAD_LOADERS and read_ahead > 1:
+            loaders.append(f"{loader}@{read_ahead}")
+    return loaders
 
 
 def parse_loader(spec: str) -> tuple[str, int]:

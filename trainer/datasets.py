@@ -177,7 +177,7 @@ class PermutedObjects(IterableDataset):
 
     def __init__(self, settings: Settings, keys: list[str], *, seed: int, transform: Callable | None = None):
         self.settings = settings
-        self.keys = sorted(keys)
+        self.keys = list(keys)  # epoch_order sorts before it shuffles
         self.seed = seed
         self.transform = transform or DecodePng()
         self.epoch = 0
@@ -293,7 +293,7 @@ class LoaderInputs:
             return list(self.keys)
         from trainer.planning import list_split
 
-        return sorted(list_split(minio_client(settings, convention="s3"), settings, split))
+        return list(list_split(minio_client(settings, convention="s3"), settings, split))
 
 
 @dataclass
@@ -325,18 +325,18 @@ class Loader:
 def _s3iter(settings: Settings, split: str, options: LoaderOptions, inputs: LoaderInputs) -> Loader:
     from trainer.readahead import ConnectorReadAhead, keep_reader
 
-    if options.read_ahead > 1:
-        # The connector still deals the objects; each worker reads read_ahead of them at once.
-        if options.shuffle:
-            keys = inputs.object_keys(settings, split)
-            source = PermutedObjects(settings, keys, seed=options.seed, transform=keep_reader)
-        else:
-            source = _from_prefix(settings, split, keep_reader)
-        return Loader(ShuffleDecode(ConnectorReadAhead(source, options.read_ahead), 0, options.seed), options)
-    if not options.shuffle:
-        # Evaluation needs no order: the plain streaming pipeline.
-        return Loader(_from_prefix(settings, split, DecodePng()), options)
-    return Loader(PermutedObjects(settings, inputs.object_keys(settings, split), seed=options.seed), options)
+    # With read-ahead the connector still deals the objects, but hands each reader on unread, and
+    # each worker reads read_ahead of them at once. Evaluation (no shuffle) streams the listing.
+    ahead = options.read_ahead > 1
+    transform = keep_reader if ahead else DecodePng()
+    if options.shuffle:
+        keys = inputs.object_keys(settings, split)
+        source = PermutedObjects(settings, keys, seed=options.seed, transform=transform)
+    else:
+        source = _from_prefix(settings, split, transform)
+    if not ahead:
+        return Loader(source, options)
+    return Loader(ShuffleDecode(ConnectorReadAhead(source, options.read_ahead), 0, options.seed), options)
 
 
 def _s3prefix(settings: Settings, split: str, options: LoaderOptions, inputs: LoaderInputs) -> Loader:
@@ -421,5 +421,5 @@ def build_loader(
     options = LoaderOptions(batch_size, workers, shuffle, shuffle_buffer, seed, read_ahead)
     digests = shard_digests or {}
     shards = {key: digests.get(key) for key in shard_keys or []}
-    inputs = LoaderInputs(tuple(sorted(keys)) if keys is not None else None, shards)
+    inputs = LoaderInputs(tuple(keys) if keys is not None else None, shards)
     return FACTORIES[kind](settings, split, options, inputs)

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import timedelta
 from pathlib import Path
 
 from torch import distributed as dist
 
 from labcore.clients import minio_client
 from labcore.settings import load_settings
+from tests.conftest import join_loopback_group
 
 
 def read_epoch(rank: int, world: int, port: int, env: dict, cases: list, out: str) -> None:
@@ -22,13 +22,7 @@ def read_epoch(rank: int, world: int, port: int, env: dict, cases: list, out: st
     from trainer.planning import plan_split
 
     os.environ.update({k: v for k, v in env.items() if k.startswith("AWS_")})
-    dist.init_process_group(
-        "gloo",
-        init_method=f"tcp://127.0.0.1:{port}",
-        rank=rank,
-        world_size=world,
-        timeout=timedelta(seconds=120),
-    )
+    join_loopback_group(rank, world, port, timeout=120)
     try:
         settings = load_settings(environ=env)
         client = minio_client(settings, convention="s3")

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import timedelta
 
 import torch
-from torch import distributed as dist
+
+from tests.conftest import join_loopback_group
 
 
 def step_after_peer_dies(rank: int, world: int, port: int, out: str) -> None:
@@ -18,13 +18,7 @@ def step_after_peer_dies(rank: int, world: int, port: int, out: str) -> None:
     from trainer.distributed import RankFailed, World
     from trainer.model import SmallCNN
 
-    dist.init_process_group(
-        "gloo",
-        init_method=f"tcp://127.0.0.1:{port}",
-        rank=rank,
-        world_size=world,
-        timeout=timedelta(seconds=30),
-    )
+    join_loopback_group(rank, world, port, timeout=30)
     peers = [("host0", "127.0.0.1"), ("host1", "127.0.0.2")]
     me = World(rank=rank, size=world, timeout=30, hint="continue with --resume", peers=peers)
     model = me.together(torch.nn.parallel.DistributedDataParallel, SmallCNN())
