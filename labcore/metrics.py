@@ -48,3 +48,19 @@ def request_counts(url: str, access_key: str, secret_key: str, timeout: float = 
         if match:
             counts[match["api"]] += int(float(match["value"]))
     return counts
+
+
+def settled_counts(url: str, access_key: str, secret_key: str, attempts: int = 10) -> Counter:
+    """:func:`request_counts` once it stops changing (at most ``attempts`` more readings, 0.2 s apart).
+
+    MinIO counts a GET when its handler returns, a moment after the client has the last byte: a
+    benchmark that reads the counters at once loses the last GETs on a busy machine.
+    """
+    now = request_counts(url, access_key, secret_key)
+    for _ in range(attempts):
+        time.sleep(0.2)
+        again = request_counts(url, access_key, secret_key)
+        if again == now:
+            break
+        now = again
+    return now

@@ -28,6 +28,7 @@ from trainer.connector import connector_errors
 from trainer.datasets import Loader
 from trainer.delivery import Delivery
 from trainer.distributed import World
+from trainer.measure import label_entropy
 from trainer.planning import SplitPlan
 from trainer.reports import EpochReport
 from trainer.watchdog import FIRST_BATCH_SECONDS, Watchdog
@@ -44,6 +45,7 @@ class EpochStats:
     steps: int = 0  # steps with a batch of this rank's (the rest were padded)
     data_seconds: float = 0.0
     compute_seconds: float = 0.0
+    entropy_sum: float = 0.0  # label entropy of each batch of this rank's, summed (bits)
     # [step, loss, accuracy, seconds into the epoch] of every step this rank trained a batch in.
     series: list = field(default_factory=list)
     last: tuple = (0.0, 0.0)  # the latest step's loss and accuracy on this rank's batch
@@ -117,6 +119,7 @@ def train_epoch(t: Training, epoch: int, *, skip_steps: int = 0, trained_before:
                     )
                 usable = len(labels)
                 stats.steps += 1
+                stats.entropy_sum += label_entropy(labels)
             holding, step_samples = t.world.sum([batch is not None, usable])
             if not holding:
                 break
@@ -220,6 +223,7 @@ def _report(t: Training, epoch: int, seconds: float, gathered: list, trained_bef
         seconds=seconds,
         data_seconds=train[0].data_seconds,
         compute_seconds=train[0].compute_seconds,
+        label_entropy_bits=sum(s.entropy_sum for s in train) / max(sum(s.steps for s in train), 1),
         samples_per_worker=dict(sorted(world_train.per_worker.items())),
         samples_per_rank=dict(world_train.per_rank),
         steps_per_rank={str(rank): s.steps for rank, s in enumerate(train)} if t.world.distributed else {},

@@ -25,6 +25,8 @@ class EpochReport:
     samples_per_rank: dict[str, int] = field(default_factory=dict)
     steps_per_rank: dict[str, int] = field(default_factory=dict)
     weights: str = ""
+    # Mean Shannon entropy of the labels in a trained batch (bits; 3.32 = ten even classes).
+    label_entropy_bits: float = 0.0
     # [step, loss, accuracy, seconds into the epoch] per trained step of rank 0's batches.
     series: list = field(default_factory=list)
 

@@ -153,6 +153,15 @@ def finish(process: subprocess.Popen, timeout: float) -> str:
     return out
 
 
+def explain(out: str) -> str:
+    """The lines that say why a run failed (a rank's own error line, tracebacks), then the tail.
+
+    torchrun's closing summary fills the tail; the rank's own line can be far above it.
+    """
+    why = [line for line in out.splitlines() if "error" in line.lower() or "Traceback" in line]
+    return "\n".join(why[:40]) + "\n--- last lines ---\n" + out[-3000:]
+
+
 def test_four_nodes_form_one_erasure_set_of_eight_drives(cluster):
     info = subprocess.run(
         ["docker", "exec", cluster.container("minio1"), "sh", "-c",
@@ -166,15 +175,15 @@ def test_four_nodes_form_one_erasure_set_of_eight_drives(cluster):
 def test_one_node_stopped_mid_epoch_changes_nothing(cluster):
     process = cluster.train(RUN_ID="node-down")
     wait_for(lambda: process.poll() is not None or cluster.checkpoints("node-down") >= 2, 300, "checkpoints")
-    assert process.poll() is None, finish(process, 10)[-3000:]
+    assert process.poll() is None, explain(finish(process, 10))
     cluster.docker("stop", cluster.container("minio3"))
     stopped_with = cluster.checkpoints("node-down")
     try:
         out = finish(process, 600)
     finally:
         cluster.heal("minio3")
-    assert process.returncode == 0, out[-3000:]
-    assert out.count(f"train: {SAMPLES} of {SAMPLES} objects, 0 duplicates") == 2, out[-3000:]
+    assert process.returncode == 0, explain(out)
+    assert out.count(f"train: {SAMPLES} of {SAMPLES} objects, 0 duplicates") == 2, explain(out)
     assert "weights identical on 2 ranks" in out
     assert cluster.checkpoints("node-down") > stopped_with, "checkpoints kept being written with a node down"
 
@@ -182,7 +191,7 @@ def test_one_node_stopped_mid_epoch_changes_nothing(cluster):
 def test_two_nodes_down_stop_checkpoints_with_one_line_and_resume_completes(cluster):
     process = cluster.train(RUN_ID="quorum")
     wait_for(lambda: process.poll() is not None or cluster.resumable("quorum"), 300, "a checkpoint")
-    assert process.poll() is None, finish(process, 10)[-3000:]
+    assert process.poll() is None, explain(finish(process, 10))
     for node in ("minio3", "minio4"):
         cluster.docker("stop", cluster.container(node))
     stopped_at = time.monotonic()
@@ -211,7 +220,7 @@ def test_a_killed_trainer_container_stops_the_others_and_resume_completes(cluste
         300,
         "a checkpoint",
     )
-    assert process.poll() is None, finish(process, 10)[-3000:]
+    assert process.poll() is None, explain(finish(process, 10))
     cluster.docker("kill", cluster.container("trainer-peer"))
     killed_at = time.monotonic()
     out = finish(process, 300)

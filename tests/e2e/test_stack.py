@@ -72,7 +72,11 @@ def test_make_train_with_two_ranks(lab):
 def test_make_bench_smoke(lab, tmp_path):
     # A smoke test on the e2e subset: the target runs end to end; no timing is asserted.
     out = tmp_path / "results"
-    result = lab.make("bench", SEED_LIMIT=str(LIMIT), BENCH_ARGS=f"--repeats 1 --workers 0,2 --out {out}")
+    result = lab.make(
+        "bench",
+        SEED_LIMIT=str(LIMIT),
+        BENCH_ARGS=f"--repeats 1 --workers 0,2 --out {out} --ceiling-seconds 1 --train s3iter --seeds 1",
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = json.loads(next(out.glob("bench-*.json")).read_text())
     assert {r["loader"] for r in report["rows"]} == {
@@ -88,6 +92,8 @@ def test_make_bench_smoke(lab, tmp_path):
     assert all(r["samples"] == LIMIT for r in report["rows"])
     assert "target per-object >= 3.0x manual" in result.stdout
     assert "target shards / s3iter (reported)" in result.stdout
+    assert "target make train at defaults (s3iter) waits for data" in result.stdout
+    assert report["ceiling"]["best_requests_per_s"] > 0
 
 
 def test_every_published_port_is_loopback(lab):

@@ -118,7 +118,8 @@ def test_bench_smoke(minio_server, make_dataset, tmp_path):
     out = tmp_path / "results"
     result = run_module(
         "trainer.bench",
-        ["--workers", "0,2", "--repeats", "1", "--out", str(out), "--batch-size", "8"],
+        ["--workers", "0,2", "--repeats", "1", "--out", str(out), "--batch-size", "8"]
+        + ["--ceiling-seconds", "1", "--train", "s3iter,map", "--seeds", "1"],
         env,
         tmp_path,
         timeout=600,
@@ -140,6 +141,17 @@ def test_bench_smoke(minio_server, make_dataset, tmp_path):
     assert rows[("s3iter@8", 0)]["label_entropy_bits"] > rows[("s3prefix", 0)]["label_entropy_bits"]
     assert next(out.glob("bench-*.png")).stat().st_size > 1000
     assert "| loader | workers |" in result.stdout and "target shards >= 0.9x local" in result.stdout
+    # The ceiling: real GETs through wrk at each connection count, every one answered 200.
+    assert set(report["ceiling"]["requests_per_s"]) == {"1", "4", "16", "64"}
+    assert all(rate > 0 for rate in report["ceiling"]["requests_per_s"].values())
+    assert "of the server's small-GET ceiling" in result.stdout
+    # One epoch of the real trainer per loader, read back from its own metrics.json.
+    assert [(r["loader"], r["seed"]) for r in report["training"]] == [("s3iter", 0), ("map", 0)]
+    for run in report["training"]:
+        assert run["samples"] == 30 and 0 < run["data_wait"] < 1 and 0 <= run["test_accuracy"] <= 1
+        assert 0 < run["label_entropy_bits"] <= 3.33
+    names = [t["target"] for t in report["targets"]]
+    assert any("waits for data" in n for n in names) and any("within 0.5 points of map" in n for n in names)
 
 
 def test_a_truncated_shard_stops_the_trainer_at_that_shard(make_dataset, lab_env, tmp_path):

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from trainer.measure import PeakRss, label_entropy, measure_pass, tree_rss_mb
+from trainer.measure import TreeMonitor, label_entropy, measure_pass, tree_rss_mb
 
 
 def test_label_entropy():
@@ -44,6 +44,23 @@ def test_a_pass_reports_samples_mixing_and_peak():
     assert done.entropy_bits == pytest.approx((2.0 + 0.0) / 2)
     assert done.peak_rss_mb > 10
     assert measure_pass(lambda: iter(batches), max_samples=4).samples == 4
-    with PeakRss() as memory:
+    with TreeMonitor() as monitor:
         pass
-    assert memory.peak > 10
+    assert monitor.peak > 10
+
+
+def test_cpu_of_workers_is_counted_after_they_exit():
+    """A child that burns CPU and exits inside the window still shows up as the workers' CPU."""
+    with TreeMonitor(interval=0.02) as monitor:
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import time\nend = time.process_time() + 0.6\nwhile time.process_time() < end: pass",
+            ],
+            check=True,
+        )
+    assert monitor.cpu.workers >= 0.3, monitor.cpu
+    shares = monitor.cpu.shares()
+    assert 0 <= shares["idle"] <= 1 and shares["workers"] > 0
+    assert "workers" in monitor.cpu.line()

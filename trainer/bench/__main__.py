@@ -1,0 +1,3 @@
+from trainer.bench.cli import main
+
+main()
