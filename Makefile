@@ -9,7 +9,17 @@ PYTHON ?= python3
 # LOCAL_ENV names another file (tests keep theirs out of your checkout).
 LOCAL_ENV ?= .env.local
 ENV_FILES := .env $(wildcard $(LOCAL_ENV))
-COMPOSE := docker compose $(foreach f,$(ENV_FILES),--env-file $(f))
+# The S3 server (README, Other S3 servers): minio, or seaweedfs, versitygw or garage in its place,
+# from an image built from pinned source like MinIO's: make up STORE=versitygw
+STORE ?= $(or $(shell sed -n 's/^STORE=//p' $(ENV_FILES) | tail -n 1),minio)
+export STORE
+ifneq ($(STORE),minio)
+ifeq ($(wildcard docker/stores/$(STORE)/compose.yml),)
+$(error STORE=$(STORE) is not a store the lab runs: use minio, seaweedfs, versitygw or garage)
+endif
+STORE_FILES := -f docker-compose.yml -f docker/stores/$(STORE)/compose.yml
+endif
+COMPOSE := docker compose $(STORE_FILES) $(foreach f,$(ENV_FILES),--env-file $(f))
 PYTEST_ARGS ?=
 # CPU torch for the host venv and the trainer image; https://pypi.org/simple where only PyPI is
 # reachable (its CUDA build runs on the CPU).
@@ -25,7 +35,7 @@ export SEED_SOURCE := /source
 export SEED_SOURCE_DIR := $(abspath $(SOURCE_DIR))
 endif
 
-.PHONY: bundle load workshop-image workshop workshop-start workshop-down lock lock-check report cluster-up cluster-train cluster-ps cluster-down minio-server help up train bench seed down clean logs ps build test lint unit integration e2e venv minio-image base-image
+.PHONY: bench-seed compat bundle load workshop-image workshop workshop-start workshop-down lock lock-check report cluster-up cluster-train cluster-ps cluster-down minio-server help up train bench seed down clean logs ps build test lint unit integration e2e venv minio-image base-image
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -50,10 +60,18 @@ else
 	$(COMPOSE) run --rm --no-deps --entrypoint torchrun trainer --standalone --nproc-per-node $(NPROC) -m trainer $(ARGS)
 endif
 
-bench: venv minio-server build ## loader throughput, no model: table, results/*.json|png (BENCH_ARGS="--repeats 1")
+bench: venv minio-server build ## loaders, the server's ceiling, training per loader, then the seeder vs mc mirror (README, Performance)
 	$(COMPOSE) up -d --wait minio
 	$(COMPOSE) run --rm seeder --format both --no-progress
 	$(VENV)/bin/python -m trainer.bench $(BENCH_ARGS)
+	$(VENV)/bin/python -m seeder.bench $(SEED_BENCH_SOURCE) $(SEED_BENCH_ARGS)
+
+# The host reads the IDX files itself: SOURCE_DIR's host path, not the container's /source.
+SEED_BENCH_SOURCE = $(if $(SEED_SOURCE_DIR),--source $(SEED_SOURCE_DIR))
+
+bench-seed: venv minio-server ## the seeder (put, snowball) vs mc mirror on the same PNGs (SEED_BENCH_ARGS="--limit 10000")
+	$(COMPOSE) up -d --wait minio
+	$(VENV)/bin/python -m seeder.bench $(SEED_BENCH_SOURCE) $(SEED_BENCH_ARGS)
 
 report: venv ## copy the latest run's report.png and metrics.json to results/ (RUN_ID=... for another)
 	$(VENV)/bin/python -m trainer.report $(if $(RUN_ID),--run-id $(RUN_ID)) --out results
@@ -140,14 +158,24 @@ cluster-down: ## stop the cluster and delete its volumes (its drives)
 minio-image: ## build the MinIO server image from pinned source (host Go, else a Go image; prints its tag)
 	@bash scripts/build-minio-image.sh
 
-# The lab's own MinIO image, built once when MINIO_IMAGE names it (skipped for any other image).
+# The server's image: the lab's own MinIO image, built once when MINIO_IMAGE names it (skipped for
+# any other image), or with STORE another server's, built once from its pinned source.
 minio-server:
 ifeq ($(LAB_PREBUILT),1)
 	@bash scripts/bundle.sh check "$(MINIO_IMAGE)"
+else ifneq ($(STORE),minio)
+	@bash scripts/build-store-image.sh $(STORE) >/dev/null
 else
 	@case "$(MINIO_IMAGE)" in minio-torch-lab/minio:*) \
 	  MINIO_LOCAL_IMAGE="$(MINIO_IMAGE)" bash scripts/build-minio-image.sh >/dev/null ;; esac
 endif
+
+# The compatibility matrix (README, Other S3 servers): the conformance suite on every store.
+COMPAT_STORES ?= minio,seaweedfs,versitygw,garage
+compat: venv ## the conformance suite on each store (COMPAT_STORES=...); the matrix in results/compat.md and .json
+	@case "$(MINIO_IMAGE)" in minio-torch-lab/minio:*) \
+	  MINIO_LOCAL_IMAGE="$(MINIO_IMAGE)" bash scripts/build-minio-image.sh >/dev/null ;; esac
+	$(VENV)/bin/pytest tests/conformance --stores $(COMPAT_STORES) --compat-out results --samples 1000 -p no:cacheprovider $(PYTEST_ARGS)
 
 base-image: ## build a local Python base image with debootstrap (no registry needed)
 	@bash scripts/build-base-image.sh $(or $(BASE_TAG),lab-python:bookworm)

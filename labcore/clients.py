@@ -17,6 +17,7 @@ from minio.error import InvalidResponseError, MinioAdminException, S3Error, Serv
 
 from labcore.errors import ConfigError, DataError, LabError, StoreError
 from labcore.settings import Settings
+from labcore.stores import STORES
 
 # minio-py's default pool waits 300 s and retries 5 times, which turns a typo in the endpoint
 # into minutes of silence; a lab wants the error in seconds.
@@ -38,6 +39,7 @@ class Endpoint:
     endpoint_var: str
     key_var: str
     secret_var: str
+    server: str = "MinIO"  # the store's name, for messages (labcore.stores)
 
     @property
     def url(self) -> str:
@@ -59,6 +61,7 @@ def sdk_endpoint(settings: Settings, convention: Convention = "minio") -> Endpoi
             "MINIO_ENDPOINT",
             "MINIO_ACCESS_KEY",
             "MINIO_SECRET_KEY",
+            STORES[settings.store].title,
         )
     parts = urlsplit(settings.aws_endpoint_url)
     return Endpoint(
@@ -69,6 +72,7 @@ def sdk_endpoint(settings: Settings, convention: Convention = "minio") -> Endpoi
         "AWS_ENDPOINT_URL",
         "AWS_ACCESS_KEY_ID",
         "AWS_SECRET_ACCESS_KEY",
+        STORES[settings.store].title,
     )
 
 
@@ -101,8 +105,8 @@ def minio_client(settings: Settings, *, convention: Convention = "minio", pool_s
 
 
 def describe_failure(exc: BaseException, endpoint: Endpoint) -> LabError:
-    """The one-line explanation of a failed request to MinIO through the SDK."""
-    where = f"MinIO at {endpoint.url} ({endpoint.endpoint_var})"
+    """The one-line explanation of a failed request to the store through the SDK."""
+    where = f"{endpoint.server} at {endpoint.url} ({endpoint.endpoint_var})"
     key = f"{endpoint.key_var}={endpoint.access_key!r}"
     if isinstance(exc, S3Error):
         if exc.code == "InvalidAccessKeyId":

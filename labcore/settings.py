@@ -17,10 +17,12 @@ from pathlib import Path
 from dotenv import dotenv_values, find_dotenv
 
 from labcore.errors import ConfigError
+from labcore.stores import STORES
 
 MINIO_VARS = ("MINIO_ENDPOINT", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY")
 LOADERS = ("s3iter", "s3prefix", "map", "manual", "shards")
 SEED_FORMATS = ("objects", "shards", "both")
+SEED_UPLOADS = ("put", "snowball")
 S3_VARS = ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -41,6 +43,8 @@ def default_cache_dir() -> str:
 class Settings:
     """Every knob of the lab. Field names are the lower-cased environment variables."""
 
+    # The S3 server (labcore.stores): minio, seaweedfs, versitygw or garage.
+    store: str = "minio"
     bucket: str = "lab-data"
     data_prefix: str = "mnist"
     minio_endpoint: str = ""
@@ -57,6 +61,9 @@ class Settings:
     mnist_cache_dir: str = field(default_factory=default_cache_dir)
     mnist_mirrors: tuple[str, ...] = ()
     seed_format: str = "objects"
+    # How one-PNG-per-object seeding uploads: one PUT per object, or MinIO snowball tars that the
+    # server extracts into the same objects (MinIO only).
+    seed_upload: str = "put"
     shard_size: int = 1000
     loader: str = "s3iter"
     num_workers: int = 2
@@ -190,11 +197,31 @@ def _store_settings(get: Getter) -> dict[str, object]:
         value = get(name)
         if value:
             kwargs[name.lower()] = value
+    kwargs.update(_store_choice(get, kwargs))
     return kwargs
 
 
+def _store_choice(get: Getter, keys: dict[str, object]) -> dict[str, object]:
+    """STORE, its key-id rule, and the trainer's keys where the store gives it no user of its own."""
+    name = get("STORE") or "minio"
+    if name not in STORES:
+        raise ConfigError(f"STORE={name!r} is not a store the lab runs: use one of {', '.join(STORES)}")
+    store = STORES[name]
+    chosen: dict[str, object] = {"store": name}
+    if store.key_id is not None:
+        for var in ("MINIO_ACCESS_KEY", "AWS_ACCESS_KEY_ID"):
+            value = keys.get(var.lower())
+            if value and not store.key_id.match(str(value)):
+                raise ConfigError(f"{var}={value!r} is not a {store.title} key id: use {store.key_id_hint}")
+    if not store.least_privilege and keys.get("minio_access_key") and keys.get("minio_secret_key"):
+        # No trainer user can be made there: the trainer gets the admin keys (the seeder says so).
+        chosen["aws_access_key_id"] = keys["minio_access_key"]
+        chosen["aws_secret_access_key"] = keys["minio_secret_key"]
+    return chosen
+
+
 def _seed_settings(get: Getter) -> dict[str, object]:
-    """What the seeder reads: source, limit, parallelism, format."""
+    """What the seeder reads: source, limit, parallelism, format, upload mode."""
     kwargs: dict[str, object] = {}
     source = get("SEED_SOURCE")
     if source:
@@ -218,6 +245,15 @@ def _seed_settings(get: Getter) -> dict[str, object]:
                 f"SEED_FORMAT={seed_format!r} is not one of {', '.join(SEED_FORMATS)}: e.g. SEED_FORMAT=both"
             )
         kwargs["seed_format"] = seed_format
+
+    seed_upload = get("SEED_UPLOAD")
+    if seed_upload:
+        if seed_upload not in SEED_UPLOADS:
+            raise ConfigError(
+                f"SEED_UPLOAD={seed_upload!r} is not one of {', '.join(SEED_UPLOADS)}: "
+                "e.g. SEED_UPLOAD=put (snowball needs MinIO)"
+            )
+        kwargs["seed_upload"] = seed_upload
     return kwargs
 
 

@@ -6,13 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from labcore.access import ensure_trainer_user
 from labcore.cli import run
 from labcore.clients import check_access, minio_client, store_errors
 from labcore.layout import SPLITS
-from labcore.settings import MINIO_VARS, SEED_FORMATS, load_settings
+from labcore.settings import MINIO_VARS, SEED_FORMATS, SEED_UPLOADS, load_settings
 from labcore.shards import shards_prefix
 from labcore.sources import MNIST_MIRRORS, fetch_mnist, load_split
+from labcore.stores import trainer_access
 from seeder.upload import seed, seed_shards
 
 
@@ -71,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
         "$DATA_PREFIX-shards/ plus a manifest; both [env SEED_FORMAT, default objects]",
     )
     parser.add_argument(
+        "--upload",
+        choices=SEED_UPLOADS,
+        help="how the objects format uploads: put, one PUT per object; snowball, tars of up to 1000 "
+        "objects that MinIO extracts into the same objects (MinIO only) [env SEED_UPLOAD, default put]",
+    )
+    parser.add_argument(
         "--shard-size", type=int, metavar="N", help="samples per tar shard [env SHARD_SIZE, default 1000]"
     )
     parser.add_argument(
@@ -93,6 +99,7 @@ FLAG_VARS = {
     "workers": "SEED_WORKERS",
     "cache_dir": "MNIST_CACHE_DIR",
     "format": "SEED_FORMAT",
+    "upload": "SEED_UPLOAD",
     "shard_size": "SHARD_SIZE",
 }
 
@@ -128,14 +135,12 @@ def _main(argv: list[str] | None = None) -> int:
     common = {"limit": limit, "workers": workers, "prune": args.prune, "progress": progress}
     with store_errors(settings):
         # seed() and seed_shards() create the bucket; the policy may name it before it exists.
-        user = ensure_trainer_user(settings)
-        if user:
-            print(
-                f"trainer user {user!r}: read {prefix}/ and {shards_prefix(prefix)}/, write checkpoints/ and runs/ in {bucket}",
-                flush=True,
-            )
+        access = trainer_access(settings)
+        if access:
+            print(access, flush=True)
         if seed_format in ("objects", "both"):
-            print(seed(client, bucket, prefix, data, **common).line(), flush=True)
+            report = seed(client, bucket, prefix, data, upload=settings.seed_upload, **common)
+            print(report.line(), flush=True)
         if seed_format in ("shards", "both"):
             report = seed_shards(
                 client, bucket, shards_prefix(prefix), data, shard_size=settings.shard_size, **common

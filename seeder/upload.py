@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
+import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
@@ -21,6 +23,8 @@ from labcore.layout import parse_key, sample_key, split_prefix
 from labcore.png import encode_png
 from labcore.shards import manifest_key, shard_key, write_shard
 from labcore.sources import Split
+from seeder.snowball import batch_objects, batches, check_extracted
+from seeder.snowball import put_tar as snowball_put
 
 
 @dataclass
@@ -37,6 +41,8 @@ class SeedReport:
     pruned: int = 0
     bytes_uploaded: int = 0
     seconds: float = 0.0
+    # Snowball tars the uploaded objects went in (SEED_UPLOAD=snowball; 0 with PUTs).
+    tars: int = 0
 
     def line(self) -> str:
         def split_text(name: str, count: int) -> str:
@@ -50,6 +56,8 @@ class SeedReport:
             f"skipped {self.skipped} already there, {self.bytes_uploaded / 1e6:.1f} MB in "
             f"{self.seconds:.1f} s, {rate:.0f} objects/s"
         )
+        if self.tars:
+            text += f" in {self.tars} snowball tars"
         if self.pruned:
             text += f", pruned {self.pruned} stale"
         elif self.stale:
@@ -106,10 +114,13 @@ def _take(split: Split, limit: int | None) -> int:
     return min(len(split), limit) if limit else len(split)
 
 
+Item = tuple[str, bytes, str]  # key, body, content type
+
+
 def _upload(
     client: Minio,
     bucket: str,
-    items: Iterator[tuple[str, bytes, str]],
+    items: Iterator[Item],
     present: dict[str, str],
     report: SeedReport,
     *,
@@ -117,16 +128,22 @@ def _upload(
     total: int,
     progress: bool,
     known: dict[str, dict],
+    upload: str = "put",
 ) -> dict[str, dict]:
-    """PUT each ``(key, body, content type)`` unless the bucket already has those bytes there.
+    """Upload each ``(key, body, content type)`` unless the bucket already has those bytes there.
 
     The bytes are there when the listed ETag is the body's MD5 (a single-part upload), or when
     ``known`` (the last seed's checksums) has the body's SHA-256 with the ETag still listed:
     multipart uploads (shards over 5 MiB) have ETags that are no MD5. Returns the checksums of
-    every key seen, to be written for the next run. A PUT is atomic in S3, so a killed seeder
-    never leaves a partial object behind; a re-run uploads only what is missing or different.
+    every key seen, to be written for the next run.
+
+    ``upload="put"`` PUTs each object; a PUT is atomic in S3, so a killed seeder never leaves a
+    partial object behind. ``upload="snowball"`` PUTs the objects in tars that MinIO extracts into
+    the same objects (seeder.snowball); each member is stored like a PUT of its own. Either way a
+    re-run uploads only what is missing or different.
     """
     recorded: dict[str, dict] = {}
+    snowball = upload == "snowball"
 
     def unchanged(key: str, body: bytes, sha256: str) -> bool:
         etag, last = present.get(key), known.get(key, {})
@@ -134,13 +151,45 @@ def _upload(
             return False
         return etag == md5_hex(body) or (last.get("sha256") == sha256 and last.get("etag") in (etag, None))
 
-    def put(key: str, body: bytes, content_type: str) -> int:
-        result = client.put_object(bucket, key, io.BytesIO(body), len(body), content_type=content_type)
-        recorded[key]["etag"] = (result.etag or "").strip('"')
-        return len(body)
+    def changed(bar: tqdm) -> Iterator[Item]:
+        for key, body, content_type in items:
+            sha256 = hashlib.sha256(body).hexdigest()
+            recorded[key] = {"sha256": sha256, "etag": present.get(key)}
+            if unchanged(key, body, sha256):
+                report.skipped += 1
+                bar.update(1)
+                continue
+            yield key, body, content_type
+
+    def put(batch: list[Item]) -> list[Item]:
+        for key, body, content_type in batch:
+            result = client.put_object(bucket, key, io.BytesIO(body), len(body), content_type=content_type)
+            recorded[key]["etag"] = (result.etag or "").strip('"')
+        return batch
+
+    # Extracted objects' ETags come from a listing, not from the tar's PUT: MinIO gives them the MD5
+    # of their bytes (checked on the first tar), else they are listed after the upload.
+    relist: list[str] = []
+
+    def put_tar(batch: list[Item], probe: bool = False) -> list[Item]:
+        tar = snowball_put(client, bucket, [(key, body) for key, body, _ in batch])
+        if probe:
+            key, body, _ = batch[0]
+            if check_extracted(client, bucket, tar, key) != md5_hex(body):
+                relist.append(key)
+        for key, body, _ in batch:
+            recorded[key]["etag"] = md5_hex(body)
+        return batch
+
+    def account(batch: list[Item], bar: tqdm) -> None:
+        report.uploaded += len(batch)
+        report.tars += snowball
+        report.bytes_uploaded += sum(len(body) for _, body, _ in batch)
+        bar.update(len(batch))
 
     # Bounded in-flight work: encoding must not run ahead of the uploads by a whole split.
-    in_flight: set[Future[int]] = set()
+    limit = workers * (2 if snowball else 4)
+    in_flight: set[Future[list[Item]]] = set()
     with (
         ThreadPoolExecutor(max_workers=workers, thread_name_prefix="put") as pool,
         tqdm(total=total, unit="obj", desc="seeding", disable=not progress, mininterval=1.0) as bar,
@@ -151,25 +200,32 @@ def _upload(
             while len(in_flight) > block_until:
                 done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
                 for future in done:
-                    report.bytes_uploaded += future.result()
-                    report.uploaded += 1
-                    bar.update(1)
+                    account(future.result(), bar)
 
+        pending = changed(bar)
         try:
-            for key, body, content_type in items:
-                sha256 = hashlib.sha256(body).hexdigest()
-                recorded[key] = {"sha256": sha256, "etag": present.get(key)}
-                if unchanged(key, body, sha256):
-                    report.skipped += 1
-                    bar.update(1)
-                    continue
-                in_flight.add(pool.submit(put, key, body, content_type))
-                settle(block_until=workers * 4)
+            if snowball:
+                # One object alone first: a server that cannot extract gets one small tar, not many.
+                first = list(itertools.islice(pending, 1))
+                if first:
+                    account(put_tar(first, probe=True), bar)
+                size = batch_objects(total, workers)
+                work = batches(pending, lambda item: len(item[1]), max_objects=size)
+            else:
+                work = ([item] for item in pending)
+            send = put_tar if snowball else put
+            for batch in work:
+                in_flight.add(pool.submit(send, batch))
+                settle(block_until=limit)
             settle(block_until=0)
         except BaseException:
             for future in in_flight:
                 future.cancel()
             raise
+    if relist:
+        listed = existing_etags(client, bucket, os.path.commonprefix(sorted(recorded)))
+        for key, entry in recorded.items():
+            entry["etag"] = listed.get(key, entry["etag"])
     return recorded
 
 
@@ -192,8 +248,15 @@ def seed(
     workers: int = 16,
     prune: bool = False,
     progress: bool = True,
+    upload: str = "put",
+    pngs: Mapping[tuple[str, int], bytes] | None = None,
 ) -> SeedReport:
-    """Upload every sample of ``splits`` (the first ``limit`` of each) as one PNG per object."""
+    """Upload every sample of ``splits`` (the first ``limit`` of each) as one PNG per object.
+
+    ``upload`` is ``put`` (one PUT per object) or ``snowball`` (tars MinIO extracts; see
+    seeder.snowball). ``pngs`` maps ``(split, index)`` to the sample's PNG, already encoded with
+    :func:`labcore.png.encode_png` (seeder.bench times the upload alone); by default each is encoded here.
+    """
     started = time.monotonic()
     report = SeedReport(bucket=bucket, prefix=prefix)
     ensure_bucket(client, bucket)
@@ -206,7 +269,11 @@ def seed(
         for split in splits:
             for index in range(_take(split, limit)):
                 label, pixels = split.sample(index)
-                png = encode_png(pixels, split.rows, split.cols)
+                png = (
+                    pngs[split.name, index]
+                    if pngs is not None
+                    else encode_png(pixels, split.rows, split.cols)
+                )
                 yield sample_key(prefix, split.name, label, index), png, "image/png"
 
     foreign = _other_dataset(present, splits, limit)
@@ -219,7 +286,16 @@ def seed(
     total = sum(report.counts.values())
     known = read_checksums(client, bucket, prefix)
     recorded = _upload(
-        client, bucket, items(), present, report, workers=workers, total=total, progress=progress, known=known
+        client,
+        bucket,
+        items(),
+        present,
+        report,
+        workers=workers,
+        total=total,
+        progress=progress,
+        known=known,
+        upload=upload,
     )
     write_checksums(client, bucket, prefix, recorded)
     _prune(client, bucket, sorted(set(present) - set(recorded)), report, prune)

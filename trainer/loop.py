@@ -69,7 +69,7 @@ class Training:
     strict: bool = False
     progress: bool = False
     failure_hint: str = ""
-    endpoint: str = ""
+    endpoint: str = ""  # "MinIO at http://...": the store and its URL, for messages
     history: list[dict] = field(default_factory=list)  # finished epochs' reports, saved in checkpoints
     watchdog: Watchdog | None = None
     data_timeout: float = 30.0
@@ -263,7 +263,7 @@ def fit(t: Training, start: Resumed) -> list[EpochReport]:
         t.history = [r.as_dict() for r in reports]
         with (
             _named_cause(t),
-            connector_errors(f"MinIO at {t.endpoint} failed during epoch {epoch}", t.failure_hint),
+            connector_errors(f"{t.endpoint} failed during epoch {epoch}", t.failure_hint),
         ):
             started = time.perf_counter()
             train = train_epoch(t, epoch, skip_steps=skip, trained_before=before)

@@ -7,6 +7,7 @@ import torch
 from labcore.clients import store_errors
 from labcore.settings import Settings
 from labcore.shards import shards_prefix
+from labcore.stores import STORES
 from trainer.checkpoints import Checkpointer, Resumed, apply, save_run
 from trainer.connector import connector_errors, export_credentials
 from trainer.datasets import ORDER_VERSION, build_loader
@@ -119,7 +120,7 @@ class Session:
             strict=self.strict,
             progress=progress,
             failure_hint=self.world.hint,
-            endpoint=s.aws_endpoint_url,
+            endpoint=f"{STORES[s.store].title} at {s.aws_endpoint_url}",
             watchdog=Watchdog(
                 s.aws_endpoint_url,
                 self.world.hint,

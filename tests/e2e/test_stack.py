@@ -76,6 +76,7 @@ def test_make_bench_smoke(lab, tmp_path):
         "bench",
         SEED_LIMIT=str(LIMIT),
         BENCH_ARGS=f"--repeats 1 --workers 0,2 --out {out} --ceiling-seconds 1 --train s3iter --seeds 1",
+        SEED_BENCH_ARGS=f"--limit 100 --out {out}",
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = json.loads(next(out.glob("bench-*.json")).read_text())
@@ -94,6 +95,14 @@ def test_make_bench_smoke(lab, tmp_path):
     assert "target shards / s3iter (reported)" in result.stdout
     assert "target make train at defaults (s3iter) waits for data" in result.stdout
     assert report["ceiling"]["best_requests_per_s"] > 0
+    # Then the seeder against mc mirror, on the host's copy of the IDX files.
+    seeding = json.loads(next(out.glob("seed-bench-*.json")).read_text())
+    assert "target seeder put >= 2x mc mirror" in result.stdout, result.stdout[-2000:]
+    assert {m["method"]: m["objects"] for m in seeding["methods"]} == {
+        "seeder put": 100,
+        "seeder snowball": 100,
+        "mc mirror": 100,
+    }, seeding
 
 
 def test_every_published_port_is_loopback(lab):

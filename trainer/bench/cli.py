@@ -10,9 +10,9 @@ from functools import partial
 from pathlib import Path
 
 from labcore.cli import run
-from labcore.clients import minio_client, sdk_endpoint, store_errors
-from labcore.metrics import settled_counts
+from labcore.clients import minio_client, store_errors
 from labcore.settings import LOADERS, MINIO_VARS, S3_VARS, load_settings
+from labcore.stores import get_counter
 from trainer.bench import report
 from trainer.bench.ceiling import measure_ceiling
 from trainer.bench.loaders import ALL_LOADERS, Plan, default_loaders, list_split, parse_loader, run_loaders
@@ -111,12 +111,7 @@ def _main(argv: list[str]) -> int:
     client = minio_client(settings, convention="s3")
     data = list_split(client, settings, args.split, shards="shards" in loaders)
     export_credentials(settings)
-    admin = sdk_endpoint(settings, "minio")
-
-    def gets() -> int:
-        with store_errors(settings, "minio"):
-            return settled_counts(admin.url, admin.access_key, admin.secret_key)["GetObject"]
-
+    gets = get_counter(settings)  # None where the store keeps no request counts
     results = run_loaders(settings, client, data, loaders, plan, gets, log)
     ceiling = None
     if args.ceiling_seconds > 0:

@@ -56,7 +56,7 @@ class Result:
     samples: int
     seconds: list[float]
     megabytes: float
-    get_requests: int
+    get_requests: int | None  # as the server counted them; None where it keeps no count
     # Mean Shannon entropy of the labels in a batch (bits; 3.32 = ten even classes), and the peak
     # resident memory of the process and its DataLoader workers during the pass (MB).
     label_entropy_bits: float = 0.0
@@ -197,10 +197,13 @@ def run_loaders(
     data: Split,
     loaders: list[str],
     plan: Plan,
-    gets: Callable[[], int],
+    gets: Callable[[], int] | None,
     log: Callable[[str], None] = print,
 ) -> list[Result]:
-    """Every loader at every worker count, ``plan.repeats`` times; ``gets()`` reads the server's GET count."""
+    """Every loader at every worker count, ``plan.repeats`` times; ``gets()`` reads the server's GET count.
+
+    ``gets`` is None on a store that keeps no request counts: the GET column is then empty.
+    """
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="lab-bench-") as tmp:
         root = Path(tmp)
@@ -216,7 +219,7 @@ def run_loaders(
                 log(
                     f"bench: {loader:9s} {workers} workers: {row['samples_per_s_median']:8.0f} samples/s median "
                     f"({row['samples_per_s_min']:.0f} min), {row['mb_per_s_median']:6.1f} MB/s, "
-                    f"{result.get_requests} GETs"
+                    f"{'?' if result.get_requests is None else result.get_requests} GETs"
                 )
     return results
 
@@ -225,7 +228,8 @@ def _run_one(
     settings: Settings, data: Split, loader: str, workers: int, plan: Plan, root: Path, gets
 ) -> Result:
     seconds: list[float] = []
-    requests = samples = 0
+    requests: int | None = None
+    samples = 0
     peak = entropy = 0.0
     cpu: dict = {}
     for _ in range(plan.repeats):
@@ -242,9 +246,9 @@ def _run_one(
                 shard_keys=data.shard_keys,
                 read_ahead=ahead,
             )
-        before = gets()
+        before = gets() if gets else 0
         done = measure_pass(make, plan.max_samples)
-        requests = gets() - before
+        requests = gets() - before if gets else None
         seconds.append(done.seconds)
         samples, entropy = done.samples, done.entropy_bits
         peak = max(peak, done.peak_rss_mb)

@@ -125,7 +125,7 @@ def print_tables(
         share = f"{r['samples_per_s_median'] / best:.0%}" if best else "n/a"
         print(
             f"| {r['loader']} | {r['workers']} | {r['samples_per_s_median']:.0f} | {r['samples_per_s_min']:.0f} | "
-            f"{share} | {r['mb_per_s_median']:.1f} | {r['get_requests']} | {r['label_entropy_bits']:.2f} | "
+            f"{share} | {r['mb_per_s_median']:.1f} | {'n/a' if r['get_requests'] is None else r['get_requests']} | {r['label_entropy_bits']:.2f} | "
             f"{r['peak_rss_mb']:.0f} | {cpu_text(r['cpu'])} |"
         )
     if ceiling is not None:

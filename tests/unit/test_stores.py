@@ -1,0 +1,63 @@
+"""labcore.stores: what differs between S3 servers, and the STORE setting that picks one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from labcore.errors import ConfigError
+from labcore.settings import load_settings
+from labcore.stores import STORES, get_counter, trainer_access
+
+REPO = Path(__file__).resolve().parents[2]
+BASE = {
+    "MINIO_ACCESS_KEY": "lab-admin",
+    "MINIO_SECRET_KEY": "lab-admin-secret",
+    "AWS_ACCESS_KEY_ID": "lab-trainer",
+    "AWS_SECRET_ACCESS_KEY": "lab-trainer-secret",
+}
+
+
+def test_minio_is_the_default_and_keeps_the_trainer_keys():
+    settings = load_settings(environ=BASE)
+    assert settings.store == "minio"
+    assert settings.aws_access_key_id == "lab-trainer"
+
+
+def test_an_unknown_store_is_one_line_naming_the_choices():
+    with pytest.raises(ConfigError, match=r"STORE='ceph' is not a store the lab runs: use one of minio, "):
+        load_settings(environ={**BASE, "STORE": "ceph"})
+
+
+@pytest.mark.parametrize("store", ["seaweedfs", "versitygw"])
+def test_without_least_privilege_the_trainer_gets_the_admin_keys_and_says_so(store):
+    settings = load_settings(environ={**BASE, "STORE": store})
+    assert (settings.aws_access_key_id, settings.aws_secret_access_key) == ("lab-admin", "lab-admin-secret")
+    line = trainer_access(settings)
+    assert line.startswith(
+        f"least privilege unavailable on {STORES[store].title}: the trainer uses the admin keys"
+    )
+    assert get_counter(settings) is None  # no request counts there: the bench shows n/a
+
+
+def test_garage_key_ids_have_their_own_rule():
+    short = {**BASE, "MINIO_ACCESS_KEY": "lab", "STORE": "garage"}
+    with pytest.raises(ConfigError, match=r"MINIO_ACCESS_KEY='lab' is not a Garage key id: use 8 or more"):
+        load_settings(environ=short)
+    assert load_settings(environ={**BASE, "STORE": "garage"}).store == "garage"
+
+
+@pytest.mark.parametrize("store", [s for s in STORES if s != "minio"])
+def test_each_other_store_runs_as_the_minio_service_with_its_own_healthcheck_and_volume(store):
+    adapter = STORES[store]
+    override = yaml.safe_load(
+        (REPO / adapter.compose_file).read_text().replace("!reset", "").replace("!override", "")
+    )
+    server = override["services"]["minio"]
+    assert f"/{store}:" in server["image"]
+    assert server["healthcheck"]["test"][0] == "CMD"
+    assert any(v.startswith(f"{store}-data:") for v in server["volumes"])
+    assert override["services"]["trainer"]["environment"]["STORE"] == store
+    assert (REPO / "docker" / "stores" / store / "Dockerfile").is_file()
