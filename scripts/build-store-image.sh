@@ -11,14 +11,15 @@
 #                    skips the compile: delete the binary there to rebuild it)
 #        STORE_IMAGE (tag to build instead of the default)
 #
-# Every image runs one single-node server with its S3 API on port 9000 and data in /data, and
-# takes lab-only admin keys from STORE_ACCESS_KEY / STORE_SECRET_KEY and the region from
-# STORE_REGION (default us-east-1). `docker run IMAGE healthcheck` style: the entrypoint's
-# `healthcheck` argument is the Compose healthcheck (see each entrypoint.sh).
+# Every image runs one single-node server as a non-root user (uid 10001) with its S3 API on port
+# 9000 and data in the volume /data, and takes lab-only admin keys from STORE_ACCESS_KEY /
+# STORE_SECRET_KEY and the region from STORE_REGION (default us-east-1). The Compose healthcheck
+# is the same for all: test: ["CMD", "/usr/local/bin/entrypoint.sh", "healthcheck"] (each
+# entrypoint.sh says what it checks; bash only, no curl or python in the image needed).
 set -euo pipefail
 
 # Pinned versions. Why these (2026-11-25, /work/shared/NOTES.md "Other S3 servers"):
-# - VersityGW v1.8.0: the newest release; plain `go install` builds it (CGO off, ~1 min) and the
+# - VersityGW v1.8.0: the newest release; plain `go install` builds it (CGO off) and the
 #   lab's seeder and trainer ran unchanged against it.
 VERSITYGW_VERSION=v1.8.0
 # - SeaweedFS: its go.mod has a replace directive, so `go install pkg@version` is refused; a
@@ -58,7 +59,7 @@ need() { command -v "$1" >/dev/null 2>&1 || die "$store needs $1 on the host ($2
 
 build_versitygw() {
   need go "https://go.dev/dl/"
-  log "go install github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION (about a minute the first time)"
+  log "go install github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION (1-4 minutes the first time)"
   CGO_ENABLED=0 GOOS=linux GOARCH=${GOARCH:-$(go env GOARCH)} GOFLAGS=-trimpath GOBIN="$bindir" \
     go install -ldflags "-s -w -X=main.Version=$VERSITYGW_VERSION -X=main.Build=$VERSITYGW_VERSION" \
     "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
@@ -69,7 +70,7 @@ build_seaweedfs() {
   local mod=$ctx/build
   grep -q "github.com/seaweedfs/seaweedfs $SEAWEEDFS_MODULE_VERSION\$" "$mod/go.mod" \
     || die "$mod/go.mod does not require seaweedfs $SEAWEEDFS_MODULE_VERSION; keep the two pins equal"
-  log "go build github.com/seaweedfs/seaweedfs/weed@$SEAWEEDFS_MODULE_VERSION (about 4 minutes and 2.6 GB of memory the first time)"
+  log "go build github.com/seaweedfs/seaweedfs/weed@$SEAWEEDFS_MODULE_VERSION (4-20 minutes and 2.6 GB of memory the first time)"
   # -mod=readonly: exactly the versions in the committed go.mod/go.sum, or an error.
   (cd "$mod" && CGO_ENABLED=0 GOOS=linux GOARCH=${GOARCH:-$(go env GOARCH)} GOFLAGS="-trimpath -mod=readonly" \
     go build -ldflags "-s -w -X github.com/seaweedfs/seaweedfs/weed/util/version.COMMIT=${SEAWEEDFS_MODULE_VERSION##*-}" \
@@ -78,7 +79,7 @@ build_seaweedfs() {
 
 build_garage() {
   need cargo "https://rustup.rs"
-  log "cargo install --locked garage --version $GARAGE_VERSION (about 8 minutes and 1.4 GB of memory the first time)"
+  log "cargo install --locked garage --version $GARAGE_VERSION (8-18 minutes and 1.4 GB of memory the first time)"
   cargo install --locked garage --version "$GARAGE_VERSION" --root "$bindir/cargo" >&2
   ln -f "$bindir/cargo/bin/garage" "$bindir/garage" 2>/dev/null || cp -f "$bindir/cargo/bin/garage" "$bindir/garage"
 }

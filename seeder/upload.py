@@ -142,91 +142,105 @@ def _upload(
     the same objects (seeder.snowball); each member is stored like a PUT of its own. Either way a
     re-run uploads only what is missing or different.
     """
-    recorded: dict[str, dict] = {}
-    snowball = upload == "snowball"
+    uploader = _Uploader(client, bucket, present, known, report, snowball=upload == "snowball")
+    with tqdm(total=total, unit="obj", desc="seeding", disable=not progress, mininterval=1.0) as bar:
+        uploader.run(items, bar, workers=workers, total=total)
+    return uploader.finish()
 
-    def unchanged(key: str, body: bytes, sha256: str) -> bool:
-        etag, last = present.get(key), known.get(key, {})
+
+class _Uploader:
+    """One seed's uploads: what to skip, the PUTs or tars in flight, and the checksums to record."""
+
+    def __init__(self, client: Minio, bucket: str, present, known, report: SeedReport, *, snowball: bool):
+        self.client, self.bucket, self.present, self.known = client, bucket, present, known
+        self.report, self.snowball = report, snowball
+        self.recorded: dict[str, dict] = {}
+        # Extracted objects' ETags come from a listing, not from the tar's PUT: MinIO gives them
+        # the MD5 of their bytes (checked on the first tar), else they are listed after the upload.
+        self.relist: list[str] = []
+
+    def unchanged(self, key: str, body: bytes, sha256: str) -> bool:
+        etag, last = self.present.get(key), self.known.get(key, {})
         if etag is None:
             return False
         return etag == md5_hex(body) or (last.get("sha256") == sha256 and last.get("etag") in (etag, None))
 
-    def changed(bar: tqdm) -> Iterator[Item]:
+    def changed(self, items: Iterator[Item], bar: tqdm) -> Iterator[Item]:
         for key, body, content_type in items:
             sha256 = hashlib.sha256(body).hexdigest()
-            recorded[key] = {"sha256": sha256, "etag": present.get(key)}
-            if unchanged(key, body, sha256):
-                report.skipped += 1
+            self.recorded[key] = {"sha256": sha256, "etag": self.present.get(key)}
+            if self.unchanged(key, body, sha256):
+                self.report.skipped += 1
                 bar.update(1)
                 continue
             yield key, body, content_type
 
-    def put(batch: list[Item]) -> list[Item]:
+    def put(self, batch: list[Item]) -> list[Item]:
         for key, body, content_type in batch:
-            result = client.put_object(bucket, key, io.BytesIO(body), len(body), content_type=content_type)
-            recorded[key]["etag"] = (result.etag or "").strip('"')
+            result = self.client.put_object(
+                self.bucket, key, io.BytesIO(body), len(body), content_type=content_type
+            )
+            self.recorded[key]["etag"] = (result.etag or "").strip('"')
         return batch
 
-    # Extracted objects' ETags come from a listing, not from the tar's PUT: MinIO gives them the MD5
-    # of their bytes (checked on the first tar), else they are listed after the upload.
-    relist: list[str] = []
-
-    def put_tar(batch: list[Item], probe: bool = False) -> list[Item]:
-        tar = snowball_put(client, bucket, [(key, body) for key, body, _ in batch])
+    def put_tar(self, batch: list[Item], probe: bool = False) -> list[Item]:
+        tar = snowball_put(self.client, self.bucket, [(key, body) for key, body, _ in batch])
         if probe:
             key, body, _ = batch[0]
-            if check_extracted(client, bucket, tar, key) != md5_hex(body):
-                relist.append(key)
+            if check_extracted(self.client, self.bucket, tar, key) != md5_hex(body):
+                self.relist.append(key)
         for key, body, _ in batch:
-            recorded[key]["etag"] = md5_hex(body)
+            self.recorded[key]["etag"] = md5_hex(body)
         return batch
 
-    def account(batch: list[Item], bar: tqdm) -> None:
-        report.uploaded += len(batch)
-        report.tars += snowball
-        report.bytes_uploaded += sum(len(body) for _, body, _ in batch)
+    def account(self, batch: list[Item], bar: tqdm) -> None:
+        self.report.uploaded += len(batch)
+        self.report.tars += self.snowball
+        self.report.bytes_uploaded += sum(len(body) for _, body, _ in batch)
         bar.update(len(batch))
 
-    # Bounded in-flight work: encoding must not run ahead of the uploads by a whole split.
-    limit = workers * (2 if snowball else 4)
-    in_flight: set[Future[list[Item]]] = set()
-    with (
-        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="put") as pool,
-        tqdm(total=total, unit="obj", desc="seeding", disable=not progress, mininterval=1.0) as bar,
-    ):
+    def batches(
+        self, pending: Iterator[Item], bar: tqdm, *, workers: int, total: int
+    ) -> Iterable[list[Item]]:
+        if not self.snowball:
+            return ([item] for item in pending)
+        # One object alone first: a server that cannot extract gets one small tar, not many.
+        first = list(itertools.islice(pending, 1))
+        if first:
+            self.account(self.put_tar(first, probe=True), bar)
+        return batches(pending, lambda item: len(item[1]), max_objects=batch_objects(total, workers))
+
+    def run(self, items: Iterator[Item], bar: tqdm, *, workers: int, total: int) -> None:
+        # Bounded in-flight work: encoding must not run ahead of the uploads by a whole split.
+        limit = workers * (2 if self.snowball else 4)
+        send = self.put_tar if self.snowball else self.put
+        in_flight: set[Future[list[Item]]] = set()
 
         def settle(block_until: int) -> None:
             nonlocal in_flight
             while len(in_flight) > block_until:
                 done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
                 for future in done:
-                    account(future.result(), bar)
+                    self.account(future.result(), bar)
 
-        pending = changed(bar)
-        try:
-            if snowball:
-                # One object alone first: a server that cannot extract gets one small tar, not many.
-                first = list(itertools.islice(pending, 1))
-                if first:
-                    account(put_tar(first, probe=True), bar)
-                size = batch_objects(total, workers)
-                work = batches(pending, lambda item: len(item[1]), max_objects=size)
-            else:
-                work = ([item] for item in pending)
-            send = put_tar if snowball else put
-            for batch in work:
-                in_flight.add(pool.submit(send, batch))
-                settle(block_until=limit)
-            settle(block_until=0)
-        except BaseException:
-            for future in in_flight:
-                future.cancel()
-            raise
-    if relist:
-        listed = existing_etags(client, bucket, os.path.commonprefix(sorted(recorded)))
-        for key, entry in recorded.items():
-            entry["etag"] = listed.get(key, entry["etag"])
-    return recorded
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="put") as pool:
+            try:
+                for batch in self.batches(self.changed(items, bar), bar, workers=workers, total=total):
+                    in_flight.add(pool.submit(send, batch))
+                    settle(block_until=limit)
+                settle(block_until=0)
+            except BaseException:
+                for future in in_flight:
+                    future.cancel()
+                raise
+
+    def finish(self) -> dict[str, dict]:
+        """The checksums to record, with the ETags of extracted objects listed where they were no MD5."""
+        if self.relist:
+            listed = existing_etags(self.client, self.bucket, os.path.commonprefix(sorted(self.recorded)))
+            for key, entry in self.recorded.items():
+                entry["etag"] = listed.get(key, entry["etag"])
+        return self.recorded
 
 
 def _prune(client: Minio, bucket: str, stale: list[str], report: SeedReport, prune: bool) -> None:

@@ -104,7 +104,7 @@ def training_checks(runs: list[TrainRun], default_loader: str) -> list[Check]:
                 f"{default_loader} test accuracy within {MAX_ACCURACY_GAP * 100:.1f} points of map "
                 f"(mean of {seeds} seeds, one epoch)",
                 gap,
-                f"{mine:.2%} vs {theirs:.2%}, {gap * 100:+.2f} points behind",
+                f"{mine:.2%} vs {theirs:.2%}, {abs(gap) * 100:.2f} points {'behind' if gap > 0 else 'ahead'}",
                 gap <= MAX_ACCURACY_GAP,
             )
         )
@@ -122,7 +122,9 @@ def print_tables(
     )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
-        share = f"{r['samples_per_s_median'] / best:.0%}" if best else "n/a"
+        # GETs/s is samples/s only where a sample is an object: not for shards or local files.
+        per_object = parse_loader(r["loader"])[0] in PER_OBJECT
+        share = f"{r['samples_per_s_median'] / best:.0%}" if best and per_object else "n/a"
         print(
             f"| {r['loader']} | {r['workers']} | {r['samples_per_s_median']:.0f} | {r['samples_per_s_min']:.0f} | "
             f"{share} | {r['mb_per_s_median']:.1f} | {'n/a' if r['get_requests'] is None else r['get_requests']} | {r['label_entropy_bits']:.2f} | "
