@@ -72,11 +72,6 @@ def store_for(name: str) -> Store:
     return STORES[name]
 
 
-def uses_admin_keys(settings: Settings) -> bool:
-    """True when the trainer runs with the admin keys because the store offers the lab no user of its own."""
-    return not store_for(settings.store).least_privilege
-
-
 def trainer_access(settings: Settings) -> str:
     """Give the trainer what it needs on this store and say how, in one line for the seeder to print ('' if nothing to say).
 
