@@ -1,4 +1,4 @@
-"""Least privilege: the trainer's own MinIO user, allowed only what training needs.
+"""Least privilege: the trainer's own user on the store, allowed only what training needs.
 
 The seeder runs as the admin and (re)creates this user on every run. The keys in ``AWS_*`` can
 list and read the dataset prefixes they were seeded for (``<prefix>/`` and ``<prefix>-shards/``)
@@ -9,20 +9,15 @@ per bucket and dataset prefix, and after every seed the user holds exactly the l
 
 from __future__ import annotations
 
-import json
 import re
 
-from minio.credentials import StaticProvider
-from minio.minioadmin import MinioAdmin
-
-from labcore.clients import http_pool, sdk_endpoint
 from labcore.errors import ConfigError
 from labcore.settings import Settings
 from labcore.shards import shards_prefix
 
 WRITABLE_PREFIXES = ("checkpoints", "runs")
 POLICY_PREFIX = "lab-trainer-"
-# Key ids of real AWS users and sessions: never meant to become a MinIO user of the lab.
+# Key ids of real AWS users and sessions: never meant to become a user of the lab on the store.
 _AWS_KEY_ID = re.compile(r"^(AKIA|ASIA)[A-Z0-9]{12,}$")
 
 
@@ -84,65 +79,46 @@ def check_prefix_free(settings: Settings, others: list[str]) -> None:
             )
 
 
-def _admin(settings: Settings) -> MinioAdmin:
-    endpoint = sdk_endpoint(settings, "minio")
-    return MinioAdmin(
-        endpoint=endpoint.host_port,
-        credentials=StaticProvider(endpoint.access_key, endpoint.secret_key),
-        secure=endpoint.secure,
-        region=settings.aws_region,
-        # The same short timeouts as every other client: a hung server is an error in seconds.
-        http_client=http_pool(4),
-    )
+def dataset_of(policy: dict, bucket: str) -> str | None:
+    """The dataset prefix a lab trainer policy for ``bucket`` grants, or None when it grants none.
 
-
-def _lab_datasets(admin: MinioAdmin, bucket: str) -> dict[str, str]:
-    """``policy name -> dataset prefix`` of the lab's trainer policies for ``bucket``."""
-    found = {}
-    for name, policy in json.loads(admin.policy_list() or "{}").items():
-        if not name.startswith(f"{POLICY_PREFIX}{bucket}-"):
-            continue
-        for statement in policy.get("Statement", []):
-            if "s3:GetObject" in statement.get("Action", []):
-                paths = [r.split(":::", 1)[1] for r in statement["Resource"]]
-                resources = [p.split("/", 1)[1][:-2] for p in paths if p.startswith(f"{bucket}/")]
-                data = [r for r in resources if shards_prefix(r) in resources]
-                if data:
-                    found[name] = data[0]
-    return found
+    Stores hand documents back in their own shape: ``Action`` and ``Resource`` may be a string.
+    """
+    for statement in policy.get("Statement", []):
+        actions = statement.get("Action", [])
+        if "s3:GetObject" in ([actions] if isinstance(actions, str) else actions):
+            resources = statement.get("Resource", [])
+            paths = [r.split(":::", 1)[1] for r in ([resources] if isinstance(resources, str) else resources)]
+            prefixes = [p.split("/", 1)[1][:-2] for p in paths if p.startswith(f"{bucket}/")]
+            data = [p for p in prefixes if shards_prefix(p) in prefixes]
+            if data:
+                return data[0]
+    return None
 
 
 def ensure_trainer_user(settings: Settings) -> str | None:
     """Create or update the ``AWS_ACCESS_KEY_ID`` user with exactly the lab's policies; return its name.
 
     Nothing to do (``None``) when the trainer is configured with the admin's own keys. Policies
-    attached by anyone else (``readwrite``, say) are detached: they would undo least privilege.
+    given to the user by anyone else (MinIO's ``readwrite``, say) are removed: they would undo
+    least privilege. How the store is told is its backend's business (``labcore.useradmin``).
     """
+    from labcore.useradmin import user_admin
+
     user, secret = settings.aws_access_key_id, settings.aws_secret_access_key
     if not user or user == settings.minio_access_key:
         return None
     if _AWS_KEY_ID.match(user) and not settings.allow_aws_key_ids:
         raise ConfigError(
             f"AWS_ACCESS_KEY_ID={user[:4]}... looks like a real AWS key id, which the seeder would register "
-            "as a MinIO user: use the lab's trainer keys from .env, or set LAB_ALLOW_AWS_KEY_IDS=true"
+            "as a user of the store: use the lab's trainer keys from .env, or set LAB_ALLOW_AWS_KEY_IDS=true"
         )
-    if len(secret) < 8 or not 3 <= len(user) <= 20:
-        raise ConfigError(
-            "AWS_ACCESS_KEY_ID must be 3-20 characters and AWS_SECRET_ACCESS_KEY at least 8 for MinIO to "
-            "create the trainer user: change them in .env"
-        )
-    admin = _admin(settings)
+    admin = user_admin(settings)
+    admin.check_keys(user, secret)
     name = trainer_policy_name(settings)
-    datasets = _lab_datasets(admin, settings.bucket)
-    check_prefix_free(settings, [p for n, p in datasets.items() if n != name])
-    admin.policy_add(name, policy=trainer_policy(settings))
-    admin.user_add(user, secret)
-    attached = {p for p in json.loads(admin.user_info(user)).get("policyName", "").split(",") if p}
-    # The lab's single per-bucket policy of earlier versions listed bare prefixes: replaced too.
-    legacy = f"{POLICY_PREFIX}{settings.bucket}"
-    foreign = sorted(p for p in attached if not p.startswith(POLICY_PREFIX) or p == legacy)
-    if foreign:
-        admin.detach_policy(foreign, user=user)
-    if name not in attached:
-        admin.attach_policy([name], user=user)
+    others = [
+        dataset_of(p, settings.bucket) for n, p in admin.lab_policies(settings.bucket).items() if n != name
+    ]
+    check_prefix_free(settings, [p for p in others if p])
+    admin.grant(user, secret, name, trainer_policy(settings))
     return user

@@ -55,6 +55,10 @@ class Settings:
     aws_region: str = "us-east-1"
     aws_access_key_id: str = ""
     aws_secret_access_key: str = field(default="", repr=False)
+    # Garage's admin API (its keys and grants), where the seeder makes the trainer's key; the URL
+    # defaults to port 3903 on MINIO_ENDPOINT's host.
+    store_admin_url: str = ""
+    store_admin_token: str = field(default="", repr=False)
     seed_source: str = "mnist"
     seed_limit: int | None = None
     seed_workers: int = 16
@@ -77,7 +81,7 @@ class Settings:
     resume: bool = False
     lr: float = 1e-3
     run_id: str | None = None
-    # Lets a key id shaped like AWS's (AKIA..., ASIA...) become the lab's MinIO trainer user.
+    # Lets a key id shaped like AWS's (AKIA..., ASIA...) become the lab's trainer user.
     allow_aws_key_ids: bool = False
     # Seconds a rank waits in a collective before giving up on a lost peer (gloo's default is 30 min).
     dist_timeout: int = 60
@@ -197,6 +201,12 @@ def _store_settings(get: Getter) -> dict[str, object]:
         value = get(name)
         if value:
             kwargs[name.lower()] = value
+    admin_url = get("STORE_ADMIN_URL")
+    if admin_url:
+        kwargs["store_admin_url"] = _check_url(admin_url, name="STORE_ADMIN_URL")
+    token = get("STORE_ADMIN_TOKEN")
+    if token:
+        kwargs["store_admin_token"] = token
     kwargs.update(_store_choice(get, kwargs))
     return kwargs
 
@@ -213,7 +223,11 @@ def _store_choice(get: Getter, keys: dict[str, object]) -> dict[str, object]:
             value = keys.get(var.lower())
             if value and not store.key_id.match(str(value)):
                 raise ConfigError(f"{var}={value!r} is not a {store.title} key id: use {store.key_id_hint}")
-    if not store.least_privilege and keys.get("minio_access_key") and keys.get("minio_secret_key"):
+    if (
+        not store.confines(str(keys.get("store_admin_token", "")))
+        and keys.get("minio_access_key")
+        and keys.get("minio_secret_key")
+    ):
         # No trainer user can be made there: the trainer gets the admin keys (the seeder says so).
         chosen["aws_access_key_id"] = keys["minio_access_key"]
         chosen["aws_secret_access_key"] = keys["minio_secret_key"]

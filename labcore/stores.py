@@ -4,8 +4,10 @@ MinIO is the default. The others run in its place (``STORE=seaweedfs make up``):
 their image as the ``minio`` service, with the override file named here. Seeder, trainer and
 loaders speak plain S3 and never ask which store they talk to; what is not plain S3 lives here:
 
-- least privilege: creating the trainer's own user and prefix policy (MinIO's admin API). A store
-  where the lab cannot do that runs the trainer with the admin keys, and says so in one line;
+- least privilege: creating the trainer's own user and prefix policy (``labcore.useradmin``:
+  MinIO's admin API, SeaweedFS's IAM API, VersityGW's admin API and bucket policy; Garage only
+  grants whole buckets, which is said in one line). Where the lab cannot make the user at all, the
+  trainer runs with the admin keys, and the seeder says so in one line;
 - server-side request counts for the bench (MinIO's metrics);
 - snowball uploads (MinIO extracts a tar of many objects);
 - the key-id rules of the store (Garage: 8 or more of ``A-Za-z0-9._-``).
@@ -29,11 +31,18 @@ class Store:
     name: str
     title: str
     source: str  # the pinned release its image is built from (scripts/build-*-image.sh)
-    least_privilege: bool = False
+    # How far the lab can confine the trainer's keys there: "prefix" (the lab's own policy, as on
+    # MinIO), "bucket" (its own key, but read and write on all of the bucket), "" (admin keys).
+    confinement: str = ""
+    needs_admin_token: bool = False  # the user admin API wants STORE_ADMIN_TOKEN (Garage)
     request_metrics: bool = False
     snowball: bool = False
     key_id: re.Pattern | None = None  # the form its access key ids must have, if any
     key_id_hint: str = ""
+
+    def confines(self, admin_token: str) -> str:
+        """``confinement``, or "" where it needs an admin token and none is set."""
+        return "" if self.needs_admin_token and not admin_token else self.confinement
 
     @property
     def compose_file(self) -> str | None:
@@ -48,16 +57,25 @@ STORES: dict[str, Store] = {
             "minio",
             "MinIO",
             "github.com/minio/minio 7aac2a2c5b7c (2026-02-12, the archived repository's last commit)",
-            least_privilege=True,
+            confinement="prefix",
             request_metrics=True,
             snowball=True,
         ),
-        Store("seaweedfs", "SeaweedFS", "github.com/seaweedfs/seaweedfs 7506e5f91cd6 (2026-11-09)"),
-        Store("versitygw", "VersityGW", "github.com/versity/versitygw v1.8.0"),
+        Store(
+            "seaweedfs",
+            "SeaweedFS",
+            "github.com/seaweedfs/seaweedfs 7506e5f91cd6 (2026-11-09)",
+            confinement="prefix",
+        ),
+        Store("versitygw", "VersityGW", "github.com/versity/versitygw v1.8.0", confinement="prefix"),
         Store(
             "garage",
             "Garage",
             "crates.io garage 2.5.0",
+            # Garage grants read/write/owner per key and bucket, nothing finer, and has no bucket
+            # policies (its S3 compatibility page: "ACL, Policies endpoints ... none of them").
+            confinement="bucket",
+            needs_admin_token=True,
             # Imported keys (the lab's own): ids of 8+ such characters; GK + 24 hex is only the
             # shape of the keys Garage generates itself.
             key_id=re.compile(r"^[A-Za-z0-9._-]{8,}$"),
@@ -75,13 +93,16 @@ def store_for(name: str) -> Store:
 def trainer_access(settings: Settings) -> str:
     """Give the trainer what it needs on this store and say how, in one line for the seeder to print ('' if nothing to say).
 
-    MinIO: the trainer's own user with the lab's prefix policy. Elsewhere, one loud line: the
-    lab still runs, with the admin keys.
+    Where the store lets the lab confine a user: the trainer's user with the lab's prefix policy,
+    or, where grants are per bucket (Garage), its own key on the bucket alone, said loudly.
+    Elsewhere, one loud line: the lab still runs, with the admin keys.
     """
     store = store_for(settings.store)
-    if not store.least_privilege:
+    confinement = store.confines(settings.store_admin_token)
+    if not confinement:
+        missing = " without STORE_ADMIN_TOKEN" if store.needs_admin_token else ""
         return (
-            f"least privilege unavailable on {store.title}: the trainer uses the admin keys "
+            f"least privilege unavailable on {store.title}{missing}: the trainer uses the admin keys "
             "(README, Other S3 servers)"
         )
     from labcore.access import ensure_trainer_user
@@ -90,6 +111,11 @@ def trainer_access(settings: Settings) -> str:
     user = ensure_trainer_user(settings)
     if not user:
         return ""  # configured with the admin's own keys: nothing was made, nothing to say
+    if confinement == "bucket":
+        return (
+            f"least privilege in part on {store.title}: trainer key {user!r} may read and write all of "
+            f"{settings.bucket} and nothing else ({store.title} grants per bucket, not per prefix)"
+        )
     prefix = settings.data_prefix
     return (
         f"trainer user {user!r}: read {prefix}/ and {shards_prefix(prefix)}/, write checkpoints/ and "

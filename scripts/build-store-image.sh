@@ -49,8 +49,12 @@ tag=${STORE_IMAGE:-minio-torch-lab/$store:$version}
 bindir=${BIN_CACHE:-$HOME/.cache/minio-torch-lab/$store-bin}
 ctx=$here/docker/stores/$store
 
-if docker image inspect "$tag" >/dev/null 2>&1; then
-  log "$tag exists; skipping (docker rmi $tag to rebuild)"
+# The image is current when it was built from this Dockerfile and entrypoint (on any base): their hash is a
+# label on the image, so an edited entrypoint rebuilds it (from the cached binary: seconds).
+stamp=$(cat "$ctx/Dockerfile" "$ctx/entrypoint.sh" | sha256sum | cut -c1-16)
+label=org.minio-torch-lab.context
+if [ "$(docker image inspect -f "{{ index .Config.Labels \"$label\" }}" "$tag" 2>/dev/null)" = "$stamp" ]; then
+  log "$tag is current; skipping (docker rmi $tag to rebuild)"
   echo "$tag"
   exit 0
 fi
@@ -99,6 +103,7 @@ trap 'rm -rf "$stage"' EXIT
 ln "$bindir/$bin" "$stage/$bin" 2>/dev/null || cp "$bindir/$bin" "$stage/$bin"
 install -m 0755 "$ctx/entrypoint.sh" "$stage/entrypoint.sh"
 log "docker build $tag (base $base)"
-docker build -q -f "$ctx/Dockerfile" --build-arg "BASE_IMAGE=$base" -t "$tag" "$stage" >/dev/null
+docker build -q -f "$ctx/Dockerfile" --build-arg "BASE_IMAGE=$base" --label "$label=$stamp" \
+  -t "$tag" "$stage" >/dev/null
 log "built $tag"
 echo "$tag"

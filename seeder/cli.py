@@ -13,7 +13,7 @@ from labcore.settings import MINIO_VARS, SEED_FORMATS, SEED_UPLOADS, load_settin
 from labcore.shards import shards_prefix
 from labcore.sources import MNIST_MIRRORS, fetch_mnist, load_split
 from labcore.stores import trainer_access
-from seeder.upload import seed, seed_shards
+from seeder.upload import ensure_bucket, seed, seed_shards
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -134,7 +134,9 @@ def _main(argv: list[str] | None = None) -> int:
 
     common = {"limit": limit, "workers": workers, "prune": args.prune, "progress": progress}
     with store_errors(settings):
-        # seed() and seed_shards() create the bucket; the policy may name it before it exists.
+        # The trainer's grant names the bucket, and on some stores (a bucket policy, Garage's
+        # per-bucket grants) it has to exist first; seed() and seed_shards() would make it too.
+        ensure_bucket(client, bucket)
         access = trainer_access(settings)
         if access:
             print(access, flush=True)

@@ -99,10 +99,10 @@ def test_neighbours_of_the_dataset_are_not_listed_or_read(trainer_env):
 
 
 def test_a_policy_attached_by_hand_is_removed_by_the_next_seed(trainer_env, make_dataset, tmp_path):
-    from labcore.access import _admin
+    from labcore.useradmin.minio import MinioUserAdmin
 
     settings = load_settings(environ=trainer_env)
-    _admin(settings).attach_policy(["readwrite"], user=TRAINER["AWS_ACCESS_KEY_ID"])
+    MinioUserAdmin(settings).admin.attach_policy(["readwrite"], user=TRAINER["AWS_ACCESS_KEY_ID"])
     trainer: Minio = minio_client(settings, convention="s3")
     bucket = trainer_env["BUCKET"]
     sample = next(trainer.list_objects(bucket, prefix="mnist/train/", recursive=True)).object_name

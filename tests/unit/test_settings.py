@@ -111,9 +111,9 @@ def test_a_dataset_prefix_where_the_trainer_writes_is_refused(prefix):
 
 def test_the_admin_client_has_the_short_timeouts_of_the_others():
     """MinIO's admin API gets the same pool as the S3 clients: a hung server is an error in seconds."""
-    from labcore.access import _admin
     from labcore.clients import CONNECT_TIMEOUT, READ_TIMEOUT
+    from labcore.useradmin.minio import MinioUserAdmin
 
-    admin = _admin(settings())
+    admin = MinioUserAdmin(settings()).admin
     timeout = admin._http.connection_pool_kw["timeout"]
     assert (timeout.connect_timeout, timeout.read_timeout) == (CONNECT_TIMEOUT, READ_TIMEOUT)

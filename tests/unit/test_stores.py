@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[2]
 BASE = {
     "MINIO_ACCESS_KEY": "lab-admin",
     "MINIO_SECRET_KEY": "lab-admin-secret",
-    "AWS_ACCESS_KEY_ID": "lab-trainer",
+    "AWS_ACCESS_KEY_ID": "labtrainer",
     "AWS_SECRET_ACCESS_KEY": "lab-trainer-secret",
 }
 
@@ -23,7 +23,7 @@ BASE = {
 def test_minio_is_the_default_and_keeps_the_trainer_keys():
     settings = load_settings(environ=BASE)
     assert settings.store == "minio"
-    assert settings.aws_access_key_id == "lab-trainer"
+    assert settings.aws_access_key_id == "labtrainer"
 
 
 def test_an_unknown_store_is_one_line_naming_the_choices():
@@ -32,14 +32,37 @@ def test_an_unknown_store_is_one_line_naming_the_choices():
 
 
 @pytest.mark.parametrize("store", ["seaweedfs", "versitygw"])
-def test_without_least_privilege_the_trainer_gets_the_admin_keys_and_says_so(store):
+def test_stores_that_confine_per_prefix_keep_the_trainer_keys(store):
     settings = load_settings(environ={**BASE, "STORE": store})
-    assert (settings.aws_access_key_id, settings.aws_secret_access_key) == ("lab-admin", "lab-admin-secret")
-    line = trainer_access(settings)
-    assert line.startswith(
-        f"least privilege unavailable on {STORES[store].title}: the trainer uses the admin keys"
+    assert STORES[store].confines("") == "prefix"
+    assert (settings.aws_access_key_id, settings.aws_secret_access_key) == (
+        "labtrainer",
+        "lab-trainer-secret",
     )
     assert get_counter(settings) is None  # no request counts there: the bench shows n/a
+
+
+def test_garage_without_an_admin_token_gives_the_trainer_the_admin_keys_and_says_so():
+    settings = load_settings(environ={**BASE, "STORE": "garage"})
+    assert (settings.aws_access_key_id, settings.aws_secret_access_key) == ("lab-admin", "lab-admin-secret")
+    assert trainer_access(settings).startswith(
+        "least privilege unavailable on Garage without STORE_ADMIN_TOKEN: the trainer uses the admin keys"
+    )
+
+
+def test_garage_with_an_admin_token_keeps_the_trainer_keys_for_a_per_bucket_grant():
+    settings = load_settings(environ={**BASE, "STORE": "garage", "STORE_ADMIN_TOKEN": "t" * 20})
+    assert settings.aws_access_key_id == "labtrainer"
+    assert STORES["garage"].confines(settings.store_admin_token) == "bucket"
+    assert "t" * 20 not in repr(settings)  # a secret, like the keys
+
+
+def test_seaweedfs_refuses_a_trainer_key_id_it_cannot_take_in_one_line():
+    from labcore.useradmin import user_admin
+
+    settings = load_settings(environ={**BASE, "STORE": "seaweedfs", "AWS_ACCESS_KEY_ID": "lab-trainer"})
+    with pytest.raises(ConfigError, match=r"SeaweedFS takes trainer keys of 4-128 letters and digits"):
+        user_admin(settings).check_keys(settings.aws_access_key_id, settings.aws_secret_access_key)
 
 
 def test_garage_key_ids_have_their_own_rule():
@@ -60,4 +83,6 @@ def test_each_other_store_runs_as_the_minio_service_with_its_own_healthcheck_and
     assert server["healthcheck"]["test"][0] == "CMD"
     assert any(v.startswith(f"{store}-data:") for v in server["volumes"])
     assert override["services"]["trainer"]["environment"]["STORE"] == store
+    # The trainer keeps its own keys from .env: the seeder makes its user (labcore.useradmin).
+    assert "AWS_ACCESS_KEY_ID" not in override["services"]["trainer"]["environment"]
     assert (REPO / "docker" / "stores" / store / "Dockerfile").is_file()

@@ -62,8 +62,10 @@ JSON
 
 # -ip: the address master, volume server and filer give each other (one process: loopback);
 # -ip.bind keeps them there, -s3.ip.bind opens only the S3 API. Iceberg and Lance catalogs off;
-# no implicit bucket creation on upload (AWS answers NoSuchBucket). One master, no peers: a
-# short election timeout (default 10 s) makes a restarted node leader again sooner, and the
+# no implicit bucket creation on upload (AWS answers NoSuchBucket). The embedded IAM API (AWS
+# IAM's query API on the S3 port, admin-signed) takes writes: the seeder makes the trainer's
+# user, key and policy there (labcore/useradmin/iam.py); they live in the filer, so they survive
+# a restart. One master, no peers: a short election timeout (default 10 s) makes a restarted node leader again sooner, and the
 # volume server need not wait 10 s on SIGTERM for clients to go elsewhere. Even so a clean stop
 # takes about 17 s (the filer's last metadata-log flush times out after the volume server has
 # gone), more than docker stop's 10 s: give the service `stop_grace_period: 30s` in Compose.
@@ -72,4 +74,4 @@ JSON
 exec weed server -dir=/data -ip=127.0.0.1 -ip.bind=127.0.0.1 -master.electionTimeout=2s \
   -volume.preStopSeconds=1 \
   -s3 -s3.port=9000 -s3.ip.bind=0.0.0.0 -s3.config="$config" \
-  -s3.port.iceberg=0 -s3.port.lance=0 -s3.autoCreateBucket=false
+  -s3.iam.readOnly=false -s3.port.iceberg=0 -s3.port.lance=0 -s3.autoCreateBucket=false

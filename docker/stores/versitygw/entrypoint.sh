@@ -26,4 +26,9 @@ esac
 # versitygw reads these itself: no secret on its command line (visible in ps).
 export ROOT_ACCESS_KEY_ID=$STORE_ACCESS_KEY ROOT_SECRET_ACCESS_KEY=$STORE_SECRET_KEY
 export VGW_REGION=${STORE_REGION:-us-east-1}
-exec versitygw --port :9000 --health /health posix /data
+# Accounts (the trainer's, made by the seeder through the admin API on this port) live in
+# /data/.vgw-iam/users.json, on the data volume, so they survive a restart; `.vgw-iam` is not a
+# valid bucket name, so the gateway never serves it. The directory must exist before it starts.
+iam_dir=/data/.vgw-iam
+mkdir -p "$iam_dir" && chmod 0700 "$iam_dir"
+exec versitygw --port :9000 --health /health --iam-dir "$iam_dir" posix /data

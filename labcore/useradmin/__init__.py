@@ -1,0 +1,60 @@
+"""The admin side of least privilege, one module per store: who may make the trainer's user, and how.
+
+The lab's policy (``labcore.access``) is the same everywhere; how a store is told about it is not:
+MinIO has its own admin API, SeaweedFS serves AWS IAM's query API on its S3 port, VersityGW takes
+bucket policies, Garage grants whole buckets to keys through its own admin API. Each
+backend offers the same two calls, so ``labcore.access`` never asks which store it talks to.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+from labcore.errors import StoreError
+
+if TYPE_CHECKING:
+    from labcore.settings import Settings
+
+
+class AdminApiError(StoreError):
+    """A store's admin API refused a call: one line for the user, and the store's own ``code``
+    (``EntityAlreadyExists``, ``NoSuchAccessKey``, ...) for the backend to decide on."""
+
+    def __init__(self, line: str, code: str):
+        super().__init__(line)
+        self.code = code
+
+
+class UserAdmin(Protocol):
+    """What ``labcore.access`` needs from a store to confine the trainer's keys."""
+
+    def check_keys(self, user: str, secret: str) -> None:
+        """``ConfigError`` naming the variable when the store cannot take these trainer keys."""
+
+    def lab_policies(self, bucket: str) -> dict[str, dict]:
+        """The lab's trainer policies for ``bucket`` on this store, of any user: name -> policy document."""
+
+    def grant(self, user: str, secret: str, name: str, policy: dict) -> None:
+        """Create or update ``user`` (key id ``user``, secret ``secret``) to hold policy ``name``.
+
+        Afterwards the user holds the lab's policies and nothing else: any other policy is removed.
+        """
+
+
+def user_admin(settings: Settings) -> UserAdmin:
+    """The backend for ``settings.store``, signed with the admin keys (``MINIO_*``)."""
+    if settings.store == "seaweedfs":
+        from labcore.useradmin.iam import IamUserAdmin
+
+        return IamUserAdmin(settings)
+    if settings.store == "garage":
+        from labcore.useradmin.garage import GarageUserAdmin
+
+        return GarageUserAdmin(settings)
+    if settings.store == "versitygw":
+        from labcore.useradmin.versitygw import VersityUserAdmin
+
+        return VersityUserAdmin(settings)
+    from labcore.useradmin.minio import MinioUserAdmin
+
+    return MinioUserAdmin(settings)

@@ -1,0 +1,105 @@
+"""SeaweedFS: the trainer's user, key and inline policy through AWS IAM's query API.
+
+SeaweedFS serves that API on its S3 port (``-s3.iam.readOnly=false``, set by the image's
+entrypoint): form-encoded POSTs, signed with SigV4 by the admin identity, answered in IAM's XML.
+It takes the lab's policy document as it is, ``s3:prefix`` conditions included, and keeps users in
+its filer, so they survive a restart.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from urllib.parse import urlencode
+
+from labcore.access import POLICY_PREFIX
+from labcore.clients import http_pool, sdk_endpoint
+from labcore.errors import ConfigError, StoreError
+from labcore.settings import Settings
+from labcore.useradmin import AdminApiError
+from labcore.useradmin.signed import signed_request
+
+# SeaweedFS's rules for caller-supplied keys (weed/iam/validation.go).
+_KEY_ID = re.compile(r"^[A-Za-z0-9]{4,128}$")
+_NS = {"iam": "https://iam.amazonaws.com/doc/2010-05-08/"}
+
+
+class IamUserAdmin:
+    """Inline user policies (``PutUserPolicy``) on an IAM-speaking store (``labcore.useradmin.UserAdmin``)."""
+
+    def __init__(self, settings: Settings):
+        self._endpoint = sdk_endpoint(settings, "minio")
+        self._region = settings.aws_region
+        self._http = http_pool(2)
+
+    def call(self, action: str, **params: str) -> ET.Element:
+        """POST one IAM action; the answer's XML root, or ``AdminApiError`` with the store's code."""
+        body = urlencode({"Action": action, "Version": "2010-05-08", **params}).encode()
+        answer = signed_request(
+            self._http, self._endpoint, "POST", "/", region=self._region, service="iam", body=body,
+            content_type="application/x-www-form-urlencoded; charset=utf-8",
+        )  # fmt: skip
+        try:
+            root = ET.fromstring(answer.data)
+        except ET.ParseError:
+            raise StoreError(
+                f"{self._endpoint.server} at {self._endpoint.url} did not answer IAM's {action} "
+                f"(HTTP {answer.status}): is its IAM API on? (docker/stores/seaweedfs/entrypoint.sh)"
+            ) from None
+        if answer.status >= 300:
+            error = root.find(".//iam:Error", _NS)
+            code = error.findtext("iam:Code", "", _NS) if error is not None else str(answer.status)
+            message = error.findtext("iam:Message", "", _NS) if error is not None else ""
+            raise AdminApiError(
+                f"the IAM API of {self._endpoint.server} at {self._endpoint.url} refused {action} for "
+                f"{self._endpoint.key_var}={self._endpoint.access_key!r}: {code}: {message}",
+                code,
+            )
+        return root
+
+    def _texts(self, root: ET.Element, tag: str) -> list[str]:
+        return [e.text or "" for e in root.iter(f"{{{_NS['iam']}}}{tag}")]
+
+    def check_keys(self, user: str, secret: str) -> None:
+        if not _KEY_ID.match(user) or not 8 <= len(secret) <= 128:
+            raise ConfigError(
+                f"{self._endpoint.server} takes trainer keys of 4-128 letters and digits (AWS_ACCESS_KEY_ID="
+                f"{user!r}) with a secret of 8-128 characters: change them in .env, e.g. AWS_ACCESS_KEY_ID=labtrainer"
+            )
+
+    def lab_policies(self, bucket: str) -> dict[str, dict]:
+        found = {}
+        for user in self._texts(self.call("ListUsers"), "UserName"):
+            for name in self._texts(self.call("ListUserPolicies", UserName=user), "member"):
+                if name.startswith(f"{POLICY_PREFIX}{bucket}-"):
+                    answer = self.call("GetUserPolicy", UserName=user, PolicyName=name)
+                    found[name] = json.loads(self._texts(answer, "PolicyDocument")[0])
+        return found
+
+    def grant(self, user: str, secret: str, name: str, policy: dict) -> None:
+        try:
+            self.call("CreateUser", UserName=user)
+        except AdminApiError as exc:
+            if exc.code != "EntityAlreadyExists":
+                raise
+        # A secret cannot be read back or changed in place: the key is made again, so a changed
+        # AWS_SECRET_ACCESS_KEY takes effect (and an unchanged one costs two calls per seed).
+        if user in self._texts(self.call("ListAccessKeys", UserName=user), "AccessKeyId"):
+            self.call("DeleteAccessKey", UserName=user, AccessKeyId=user)
+        try:
+            self.call("CreateAccessKey", UserName=user, AccessKeyId=user, SecretAccessKey=secret)
+        except AdminApiError as exc:
+            if exc.code != "EntityAlreadyExists":
+                raise
+            raise ConfigError(
+                f"AWS_ACCESS_KEY_ID={user!r} is a key of another {self._endpoint.server} user already: "
+                "choose another trainer key id in .env"
+            ) from None
+        for other in self._texts(self.call("ListUserPolicies", UserName=user), "member"):
+            if not other.startswith(POLICY_PREFIX):
+                self.call("DeleteUserPolicy", UserName=user, PolicyName=other)
+        attached = self.call("ListAttachedUserPolicies", UserName=user)
+        for arn in self._texts(attached, "PolicyArn"):
+            self.call("DetachUserPolicy", UserName=user, PolicyArn=arn)
+        self.call("PutUserPolicy", UserName=user, PolicyName=name, PolicyDocument=json.dumps(policy))
