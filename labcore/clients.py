@@ -84,8 +84,10 @@ def http_pool(pool_size: int = 16) -> urllib3.PoolManager:
         cert_reqs="CERT_REQUIRED",
         # An extra CA (corporate proxy, self-signed MinIO) reaches us through SSL_CERT_FILE.
         ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
+        # 499: what a MinIO node answers to the requests it is serving when it shuts down (a node
+        # lost from the cluster); another node, or the same one restarted, can serve them.
         retries=urllib3.Retry(
-            total=3, connect=2, read=2, backoff_factor=0.2, status_forcelist=(500, 502, 503, 504)
+            total=3, connect=2, read=2, backoff_factor=0.2, status_forcelist=(499, 500, 502, 503, 504)
         ),
     )
 

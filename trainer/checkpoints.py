@@ -15,6 +15,7 @@ import secrets
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from labcore.cli import root_message
@@ -22,6 +23,7 @@ from labcore.clients import read_json
 from labcore.errors import ConfigError, DataError, StoreError
 from labcore.settings import Settings
 from trainer.connector import checkpoint_store
+from trainer.transient import write_object
 
 # What must not change between a run and its resumption: each one changes the sample order.
 ORDER_KEYS = ("loader", "batch_size", "workers", "seed", "shuffle_buffer", "world_size", "order")
@@ -86,15 +88,23 @@ class Checkpointer:
             raise StoreError(problem)
 
     def save(
-        self, model, optimizer, *, epoch: int, step: int, trained: int, reports: list[dict], rng: list
+        self,
+        model,
+        optimizer,
+        *,
+        epoch: int,
+        step: int,
+        trained: int,
+        reports: list[dict],
+        rng: list,
+        each_write: Callable[[], None] = lambda: None,
     ) -> str:
         """Save the state at batch ``step`` of ``epoch`` (``step`` 0: the epoch has not started).
 
         ``rng`` holds each rank's ``torch.get_rng_state()`` in rank order (dropout draws differ
         per rank); ``trained`` counts the samples trained so far in the epoch by all ranks.
+        ``each_write`` runs before each of the two PUTs (the trainer restarts its deadline there).
         """
-        import torch
-
         self.check_quorum()
         key = f"{run_prefix(self.run_id)}epoch-{epoch:03d}-step-{step:06d}.pt"
         state = {
@@ -107,11 +117,12 @@ class Checkpointer:
             "reports": reports,
             "config": self.config,
         }
-        with self._checkpoint.writer(self._uri(key)) as writer:
-            torch.save(state, writer)
+        each_write()
+        write_object(self._checkpoint.writer, self._uri(key), serialized(state))
         pointer = {"key": key, "epoch": epoch, "step": step}
-        with self._checkpoint.writer(self._uri(run_prefix(self.run_id) + "latest.json")) as writer:
-            writer.write(json.dumps(pointer).encode())
+        latest = self._uri(run_prefix(self.run_id) + "latest.json")
+        each_write()
+        write_object(self._checkpoint.writer, latest, json.dumps(pointer).encode())
         self.saved += 1
         return key
 
@@ -210,16 +221,21 @@ def latest_run(client, settings: Settings) -> str | None:
 
 def save_run(settings: Settings, run_id: str, model, metrics: dict) -> str:
     """Write ``model.pt``, ``metrics.json`` and ``report.png`` under ``runs/<run-id>/`` with ``S3Checkpoint``."""
-    import torch
 
     from trainer.report import render
 
     base = f"s3://{settings.bucket}/runs/{run_id}/"
     store = checkpoint_store(settings)
-    with store.writer(base + "model.pt") as writer:
-        torch.save(model.state_dict(), writer)
-    with store.writer(base + "metrics.json") as writer:
-        writer.write(json.dumps(metrics, indent=2).encode())
-    with store.writer(base + "report.png") as writer:
-        writer.write(render(metrics))
+    write_object(store.writer, base + "model.pt", serialized(model.state_dict()))
+    write_object(store.writer, base + "metrics.json", json.dumps(metrics, indent=2).encode())
+    write_object(store.writer, base + "report.png", render(metrics))
     return base
+
+
+def serialized(state: dict) -> bytes:
+    """``torch.save`` of ``state`` as bytes: a write can then be sent again whole (``trainer.transient``)."""
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getvalue()

@@ -31,7 +31,7 @@ from trainer.distributed import World
 from trainer.measure import label_entropy
 from trainer.planning import SplitPlan
 from trainer.reports import EpochReport
-from trainer.watchdog import FIRST_BATCH_SECONDS, Watchdog
+from trainer.watchdog import CHECKPOINT_WRITE_SECONDS, FIRST_BATCH_SECONDS, Watchdog
 
 
 @dataclass
@@ -181,10 +181,12 @@ def _checkpoint(t: Training, epoch: int, step: int, trained: int) -> None:
     """Every rank hands its RNG state to rank 0, which writes the checkpoint."""
     rng = t.world.gather(torch.get_rng_state())
     if t.world.is_main:
-        t.waiting(t.data_timeout, "writing a checkpoint")
+        # A deadline per PUT, and a longer one than for a batch: a write waits for quorum.
+        seconds = max(t.data_timeout, CHECKPOINT_WRITE_SECONDS)
         t.checkpointer.save(
-            t.module, t.optimizer, epoch=epoch, step=step, trained=trained, reports=t.history, rng=rng
-        )
+            t.module, t.optimizer, epoch=epoch, step=step, trained=trained, reports=t.history, rng=rng,
+            each_write=lambda: t.waiting(seconds, "writing a checkpoint"),
+        )  # fmt: skip
         t.done_waiting()
 
 

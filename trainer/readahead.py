@@ -16,6 +16,8 @@ from typing import TypeVar
 
 from torch.utils.data import IterableDataset
 
+from trainer.transient import read_object
+
 T = TypeVar("T")
 
 
@@ -49,10 +51,6 @@ def keep_reader(reader):
     return reader
 
 
-def _read_all(reader) -> bytes:
-    return reader.read()
-
-
 class ConnectorReadAhead(IterableDataset):
     """``(key, bytes)`` from an ``S3IterableDataset`` (transform :func:`keep_reader`), ``depth`` at once.
 
@@ -70,5 +68,5 @@ class ConnectorReadAhead(IterableDataset):
             self.source.set_epoch(epoch)
 
     def __iter__(self) -> Iterator[tuple[str, bytes]]:
-        for reader, data in read_ahead(iter(self.source), _read_all, self.depth):
+        for reader, data in read_ahead(iter(self.source), read_object, self.depth):
             yield reader.key, data

@@ -11,6 +11,7 @@ from PIL import Image
 from labcore.layout import parse_key
 from labcore.shards import parse_member, shard_of
 from trainer.distributed import position
+from trainer.transient import read_object
 
 # MNIST's pixel mean and standard deviation; Fashion-MNIST's are close enough for a demo.
 MEAN, STD = 0.1307, 0.3081
@@ -84,11 +85,11 @@ class DecodePng:
     """
 
     def __call__(self, reader) -> tuple[torch.Tensor | None, int, str, int, str]:
-        return decode_sample(reader.key, reader.read())
+        return decode_sample(reader.key, read_object(reader))
 
 
 class ReadObject:
     """Transform that only reads: ``S3Reader`` -> ``(key, bytes)``, decoded after a shuffle buffer."""
 
     def __call__(self, reader) -> tuple[str, bytes]:
-        return reader.key, reader.read()
+        return reader.key, read_object(reader)

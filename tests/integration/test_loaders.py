@@ -140,3 +140,27 @@ def test_read_ahead_delivers_exactly_once_in_the_same_order(seeded, monkeypatch,
     # Evaluation (no shuffle) reads ahead too, in listing order.
     listed = epoch_keys(settings, kind, "test", workers, shuffle=False, read_ahead=8)
     assert sorted(listed) == sorted(expected["test"]) and len(listed) == len(expected["test"])
+
+
+def test_the_connector_readers_can_be_asked_again(seeded, monkeypatch):
+    """``read_object`` asks again through the reader's own stream factory (connector 1.5): every
+    reader the connector hands a transform has one, and a second GET from it gives the same bytes."""
+    from s3torchconnector import S3IterableDataset, S3MapDataset
+
+    from trainer.connector import connector_args
+    from trainer.readahead import keep_reader
+    from trainer.transient import read_object
+
+    settings, expected = seeded
+    use_credentials(monkeypatch, settings)
+    key = sorted(expected["test"])[0]
+    uri = f"s3://{settings.bucket}/{key}"
+    args = connector_args(settings)
+    readers = [
+        next(iter(S3IterableDataset.from_objects([uri], transform=keep_reader, **args))),
+        S3MapDataset.from_objects([uri], transform=keep_reader, **args)[0],
+    ]
+    body = minio_client(settings).get_object(settings.bucket, key).read()
+    for reader in readers:
+        assert read_object(reader) == body
+        assert b"".join(reader._get_stream()) == body  # what a retry reads

@@ -1,0 +1,94 @@
+"""trainer.transient: a GET the server dropped is asked for again; anything else fails at once.
+
+The reader is the connector's own ``SequentialS3Reader``; only its stream factory is ours, so
+the failure can come at a chosen moment (MinIO's 499 happens when a node stops mid-request).
+"""
+
+from __future__ import annotations
+
+import pytest
+from s3torchconnector.s3reader.sequential import SequentialS3Reader
+from s3torchconnectorclient import S3Exception
+
+from trainer import transient
+
+DROPPED = S3Exception(
+    "Client error: Unknown response error: MetaRequestResult { response_status: 499, crt_error: "
+    'Error(14343, "aws-c-s3: AWS_ERROR_S3_INVALID_RESPONSE_STATUS, Invalid response status from request") }'
+)
+MISSING = S3Exception("Service error: The key does not exist")
+
+
+def reader_failing(failures: list[Exception]) -> tuple[SequentialS3Reader, list[int]]:
+    """A reader whose GETs fail with ``failures`` in turn (after one chunk), then succeed."""
+    gets = []
+
+    def stream():
+        gets.append(1)
+        yield b"\x89PNG"
+        if len(gets) <= len(failures):
+            raise failures[len(gets) - 1]
+        yield b"-rest"
+
+    return SequentialS3Reader("lab-data", "mnist/train/3/00001.png", lambda: None, stream), gets
+
+
+@pytest.fixture(autouse=True)
+def no_backoff(monkeypatch):
+    monkeypatch.setattr(transient.time, "sleep", lambda seconds: None)
+
+
+def test_a_dropped_get_is_asked_again_and_only_whole_objects_come_back():
+    reader, gets = reader_failing([DROPPED, DROPPED])
+    assert transient.read_object(reader) == b"\x89PNG-rest"  # the chunk before the failure is not kept twice
+    assert len(gets) == 3
+
+
+def test_the_attempts_are_bounded():
+    reader, gets = reader_failing([DROPPED] * 10)
+    with pytest.raises(S3Exception, match="response_status: 499"):
+        transient.read_object(reader)
+    assert len(gets) == transient.ATTEMPTS
+
+
+def test_a_failure_another_get_would_repeat_is_raised_at_once():
+    reader, gets = reader_failing([MISSING])
+    with pytest.raises(S3Exception, match="does not exist"):
+        transient.read_object(reader)
+    assert len(gets) == 1
+    assert not transient.transient(MISSING) and transient.transient(DROPPED)
+
+
+class Writer:
+    """``S3Checkpoint.writer``'s shape: a context manager per URI; its close fails as told."""
+
+    def __init__(self, failures: list[Exception]):
+        self.failures = failures
+        self.written: list[tuple[str, bytes]] = []
+
+    def __call__(self, uri: str):
+        import contextlib
+        import io
+
+        @contextlib.contextmanager
+        def stream():
+            buffer = io.BytesIO()
+            yield buffer
+            if self.failures:
+                raise self.failures.pop(0)
+            self.written.append((uri, buffer.getvalue()))
+
+        return stream()
+
+
+def test_a_dropped_write_is_sent_again_whole():
+    writer = Writer([DROPPED])
+    transient.write_object(writer, "s3://lab-data/checkpoints/r/latest.json", b"{}")
+    assert writer.written == [("s3://lab-data/checkpoints/r/latest.json", b"{}")]
+
+
+def test_a_refused_write_is_not_sent_again():
+    writer = Writer([S3Exception("Service error: Access Denied")])
+    with pytest.raises(S3Exception, match="Access Denied"):
+        transient.write_object(writer, "s3://lab-data/elsewhere/x", b"x")
+    assert writer.written == []

@@ -1,0 +1,70 @@
+"""Reading and writing one object through the connector, again when the server drops the request.
+
+When a MinIO node stops (a restart, a node lost from the cluster), the requests it is serving
+end with HTTP 499 ("client disconnected", MinIO's answer to its own shutdown), and the connector's
+CRT client retries 5xx answers but not that one. One such answer would end a run that the rest of
+the cluster could carry on; a GET, or a PUT of a whole object, can simply be sent again, so it
+is, a few times, with a short backoff. Anything else (a missing key, denied access) fails at once.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+
+from s3torchconnectorclient import S3Exception
+
+ATTEMPTS = 4  # the first GET and three more, 1.75 s of backoff in all
+# A dropped request (MinIO's 499 on shutdown, a 5xx the CRT client gave up on) or a connection
+# closed under it: worth one more try, on whichever node the endpoint sends it to.
+_TRANSIENT = re.compile(
+    r"response_status: (499|500|502|503|504)\b|AWS_IO_SOCKET_CLOSED|AWS_ERROR_HTTP_CONNECTION_CLOSED"
+)
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether ``exc`` is a failure another GET of the same object may not have."""
+    return isinstance(exc, S3Exception) and bool(_TRANSIENT.search(str(exc)))
+
+
+def read_object(reader) -> bytes:
+    """Every byte of the object behind the connector's ``reader``, with up to ``ATTEMPTS`` GETs.
+
+    A retry is a new GET from the reader's own stream factory, read to the end: nothing read
+    before the failure is kept, so the bytes are the object's or an error is raised.
+    """
+    try:
+        return reader.read()
+    except S3Exception as exc:
+        # The connector's sequential reader makes each GET through this factory (s3torchconnector
+        # 1.5); a reader without one cannot ask again.
+        again = getattr(reader, "_get_stream", None)
+        if again is None or not transient(exc):
+            raise
+        failure = exc
+    for attempt in range(1, ATTEMPTS):
+        time.sleep(0.25 * 2 ** (attempt - 1))
+        try:
+            return b"".join(again())
+        except S3Exception as exc:
+            if not transient(exc):
+                raise
+            failure = exc
+    raise failure
+
+
+def write_object(writer: Callable, uri: str, data: bytes) -> None:
+    """PUT ``data`` at ``uri`` through ``writer`` (``S3Checkpoint.writer``), up to ``ATTEMPTS`` times.
+
+    Each attempt writes the whole object anew; an object is only there once a write completes.
+    """
+    for attempt in range(ATTEMPTS):
+        try:
+            with writer(uri) as stream:
+                stream.write(data)
+            return
+        except S3Exception as exc:
+            if not transient(exc) or attempt == ATTEMPTS - 1:
+                raise
+        time.sleep(0.25 * 2**attempt)
