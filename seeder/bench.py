@@ -164,10 +164,11 @@ def print_report(results: list[Measured], count: int, encoding: float) -> list[d
             print(f"target {r.method} >= {TARGET:g}x mc mirror: not measured")
             checks.append({"method": r.method, "ratio": None, "met": None})
             continue
-        ratio = r.rate / base
+        # One rounded value for the line and the JSON: 3.2049 printed 3.20 while 3.205 read back 3.21.
+        ratio = round(r.rate / base, 3)
         verdict = "met" if ratio >= TARGET else "MISSED"
         print(f"target {r.method} >= {TARGET:g}x mc mirror: {ratio:.2f}x, {verdict}")
-        checks.append({"method": r.method, "ratio": round(ratio, 3), "met": ratio >= TARGET})
+        checks.append({"method": r.method, "ratio": ratio, "met": ratio >= TARGET})
     return checks
 
 
