@@ -25,6 +25,13 @@ PYTEST_ARGS ?=
 # reachable (its CUDA build runs on the CPU).
 TORCH_INDEX_URL ?= https://download.pytorch.org/whl/cpu
 export TORCH_INDEX_URL
+# What the image builds get as TORCH_INDEX_URL (Compose reads this): the same URL, unless it
+# carries credentials (https://user:token@host/simple). A build arg shows in `docker history`, so
+# then torch is downloaded on the host into build/wheels/ (scripts/fetch-torch-wheels.sh) and the
+# builds get the word build/wheels.
+TORCH_INDEX_AUTHORITY := $(firstword $(subst /, ,$(word 2,$(subst ://, ,$(TORCH_INDEX_URL)))))
+TORCH_BUILD_INDEX_URL := $(if $(findstring @,$(TORCH_INDEX_AUTHORITY)),build/wheels,$(TORCH_INDEX_URL))
+export TORCH_BUILD_INDEX_URL
 # torch's version, one pin for the venv and the images (.env; README, Pinned dependencies).
 TORCH_VERSION ?= $(shell sed -n 's/^TORCH_VERSION=//p' $(ENV_FILES) | tail -n 1)
 export TORCH_VERSION
@@ -42,7 +49,12 @@ help: ## list the targets
 
 up: minio-server build ## start MinIO and seed the bucket (a re-run uploads only what is missing)
 	$(COMPOSE) up -d --wait minio
+	@$(DESCRIBE_MINIO)
 	$(COMPOSE) run --rm seeder
+
+# One line on which MinIO build runs and which advisories it closes (MinIO only: other stores
+# run in the same service).
+DESCRIBE_MINIO = $(if $(filter minio,$(STORE)),bash scripts/describe-minio.sh "$$($(COMPOSE) ps -q minio)",true)
 
 # The MinIO image: built from pinned source unless MINIO_IMAGE names another (README, Security).
 MINIO_IMAGE ?= $(shell sed -n 's/^MINIO_IMAGE=//p' $(ENV_FILES) | tail -n 1)
@@ -87,6 +99,7 @@ workshop: ## MinIO seeded with objects and tar shards, and JupyterLab with the n
 # A make of its own, so that a .env.local written just now is read.
 workshop-start: minio-server workshop-image
 	$(COMPOSE) up -d --wait minio
+	@$(DESCRIBE_MINIO)
 	$(COMPOSE) run --rm seeder --format both
 	$(COMPOSE) --profile workshop up -d --wait jupyter
 	@echo "JupyterLab: http://127.0.0.1:$(JUPYTER_PORT)/lab?token=$(JUPYTER_TOKEN)"
@@ -110,6 +123,8 @@ ps: ## show the lab's containers and their health
 	$(COMPOSE) --profile workshop ps -a
 
 # Images come from an offline bundle after `make load` (LAB_PREBUILT=1 in .env.local): never built.
+# The base image, read only when torch is fetched on the host (scripts/fetch-torch-wheels.sh).
+PYTHON_IMAGE ?= $(shell sed -n 's/^PYTHON_IMAGE=//p' $(ENV_FILES) | tail -n 1)
 LAB_PREBUILT ?= $(shell sed -n 's/^LAB_PREBUILT=//p' $(ENV_FILES) | tail -n 1)
 
 build: ## build the seeder and trainer images (EXTRA_CA_CERTS=file-or-dir adds CA certificates)
@@ -117,6 +132,7 @@ ifeq ($(LAB_PREBUILT),1)
 	@bash scripts/bundle.sh check minio-torch-lab/seeder:local minio-torch-lab/trainer:local
 else
 	@bash scripts/copy-ca-certs.sh "$(EXTRA_CA_CERTS)"
+	@bash scripts/fetch-torch-wheels.sh "$(PYTHON_IMAGE)"
 	$(COMPOSE) build seeder trainer
 endif
 
@@ -146,6 +162,7 @@ cluster-up: minio-server ## 4-node MinIO (2 drives each, EC:4) + load balancer o
 	$(CLUSTER) --profile seed run --rm seeder $(ARGS)
 
 cluster-train: ## TRAINERS containers x NPROC ranks rendezvous with torchrun and train on the cluster
+	@bash scripts/fetch-torch-wheels.sh "$(PYTHON_IMAGE)"
 	$(CLUSTER) --profile train build trainer-head
 	TRAINERS=$(TRAINERS) NPROC=$(NPROC) bash scripts/cluster-train.sh $(CLUSTER)
 
@@ -187,7 +204,7 @@ venv: $(VENV)/.installed ## create .venv with the project, torch and the test to
 $(VENV)/.installed: pyproject.toml locks/dev.txt .env
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q --index-url "$(TORCH_INDEX_URL)" --extra-index-url https://pypi.org/simple "torch==$(TORCH_VERSION)"
+	$(VENV)/bin/pip install -q --index-url "$$TORCH_INDEX_URL" --extra-index-url https://pypi.org/simple "torch==$(TORCH_VERSION)"
 	$(VENV)/bin/pip install -q --require-hashes --no-deps -r locks/dev.txt
 	$(VENV)/bin/pip install -q --no-deps -e .
 	$(VENV)/bin/pip check

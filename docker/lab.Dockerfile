@@ -48,9 +48,18 @@ ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 ARG TORCH_VERSION
 # torch first, in a layer of its own: it is the slow download, and code changes must not redo it.
 # It is outside the lock (two indexes), so it is pinned by version here.
+# An index URL with credentials never comes here (build args show in `docker history`): make build
+# then downloads torch on the host into build/wheels/ and passes TORCH_INDEX_URL=build/wheels.
+# Otherwise build/wheels/ holds only its README.
+COPY build/wheels/ /tmp/torch-wheels/
 RUN test -n "${TORCH_VERSION}" || { echo "build with --build-arg TORCH_VERSION=... (see .env)" >&2; exit 1; }; \
-    pip install -q --index-url "${TORCH_INDEX_URL}" --extra-index-url https://pypi.org/simple \
-      "torch==${TORCH_VERSION}"
+    if [ "${TORCH_INDEX_URL}" = build/wheels ]; then \
+      pip install -q --no-index --find-links /tmp/torch-wheels "torch==${TORCH_VERSION}"; \
+    else \
+      pip install -q --index-url "${TORCH_INDEX_URL}" --extra-index-url https://pypi.org/simple \
+        "torch==${TORCH_VERSION}"; \
+    fi; \
+    rm -rf /tmp/torch-wheels
 COPY locks/trainer.txt /app/locks/
 RUN pip install -q --require-hashes --no-deps -r /app/locks/trainer.txt
 COPY pyproject.toml README.md /app/

@@ -83,6 +83,9 @@ class Settings:
     run_id: str | None = None
     # Lets a key id shaped like AWS's (AKIA..., ASIA...) become the lab's trainer user.
     allow_aws_key_ids: bool = False
+    # Lets the seeder make an existing account that is not the lab's (other policies, groups) the
+    # trainer's: its secret is reset and everything the lab did not give it is taken away.
+    adopt_trainer_account: bool = False
     # Seconds a rank waits in a collective before giving up on a lost peer (gloo's default is 30 min).
     dist_timeout: int = 60
     # Seconds the trainer waits for the next batch (or a checkpoint write) before it stops.
@@ -177,9 +180,13 @@ def _store_settings(get: Getter) -> dict[str, object]:
             "dataset would be writable; choose another, e.g. DATA_PREFIX=mnist"
         )
     kwargs["data_prefix"] = prefix
-    allow = get("LAB_ALLOW_AWS_KEY_IDS")
-    if allow is not None:
-        kwargs["allow_aws_key_ids"] = _parse_bool("LAB_ALLOW_AWS_KEY_IDS", allow)
+    for name, key in (
+        ("LAB_ALLOW_AWS_KEY_IDS", "allow_aws_key_ids"),
+        ("LAB_ADOPT_TRAINER_ACCOUNT", "adopt_trainer_account"),
+    ):
+        flag = get(name)
+        if flag is not None:
+            kwargs[key] = _parse_bool(name, flag)
 
     endpoint = get("MINIO_ENDPOINT")
     if endpoint:

@@ -56,7 +56,7 @@ STORES: dict[str, Store] = {
         Store(
             "minio",
             "MinIO",
-            "github.com/minio/minio 7aac2a2c5b7c (2026-02-12, the archived repository's last commit)",
+            "github.com/minio/minio 7aac2a2c5b7c (2026-02-12, the archived repository's last commit) + the lab's patches",
             confinement="prefix",
             request_metrics=True,
             snowball=True,

@@ -3,11 +3,12 @@
 The lab's policy (``labcore.access``) is the same everywhere; how a store is told about it is not:
 MinIO has its own admin API, SeaweedFS serves AWS IAM's query API on its S3 port, VersityGW takes
 bucket policies, Garage grants whole buckets to keys through its own admin API. Each
-backend offers the same two calls, so ``labcore.access`` never asks which store it talks to.
+backend offers the same calls, so ``labcore.access`` never asks which store it talks to.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Protocol
 
 from labcore.errors import StoreError
@@ -31,13 +32,20 @@ class UserAdmin(Protocol):
     def check_keys(self, user: str, secret: str) -> None:
         """``ConfigError`` naming the variable when the store cannot take these trainer keys."""
 
+    def foreign_rights(self, user: str) -> list[str]:
+        """What the existing account ``user`` holds that the lab did not give it, one short phrase
+        each ("policy consoleAdmin", "group ops"); ``[]`` when there is no such account or it is the
+        lab's. These are what ``grant`` would take away."""
+
     def lab_policies(self, bucket: str) -> dict[str, dict]:
         """The lab's trainer policies for ``bucket`` on this store, of any user: name -> policy document."""
 
-    def grant(self, user: str, secret: str, name: str, policy: dict) -> None:
+    def grant(self, user: str, secret: str, name: str, policy: dict, replaces: Collection[str] = ()) -> None:
         """Create or update ``user`` (key id ``user``, secret ``secret``) to hold policy ``name``.
 
-        Afterwards the user holds the lab's policies and nothing else: any other policy is removed.
+        Afterwards the user holds the lab's policies and nothing else: any other policy, and any
+        group it was in, is removed, and so are the policies named in ``replaces`` (earlier names
+        of ``name``).
         """
 
 

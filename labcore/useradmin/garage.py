@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection
 from urllib.parse import urlencode
 
 from labcore.clients import http_pool
@@ -62,6 +63,11 @@ class GarageUserAdmin:
                 "AWS_SECRET_ACCESS_KEY in .env"
             )
 
+    def foreign_rights(self, user: str) -> list[str]:
+        # Keys have no policies or groups, and an existing key keeps its secret (``_ensure_key``
+        # refuses another one): only a key whose secret is in .env already can become the trainer's.
+        return []
+
     def lab_policies(self, bucket: str) -> dict[str, dict]:
         return {}  # no policy documents: nothing per prefix to overlap
 
@@ -112,7 +118,7 @@ class GarageUserAdmin:
                 "set AWS_SECRET_ACCESS_KEY back, or choose a new trainer key id in .env"
             )
 
-    def grant(self, user: str, secret: str, name: str, policy: dict) -> None:
+    def grant(self, user: str, secret: str, name: str, policy: dict, replaces: Collection[str] = ()) -> None:
         bucket_id = self._bucket_id()
         self._ensure_key(user, secret)
         self.call("POST", "UpdateKey", {"deny": {"createBucket": True}, "neverExpires": True}, id=user)

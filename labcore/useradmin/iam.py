@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Collection
 from urllib.parse import urlencode
 
-from labcore.access import POLICY_PREFIX
+from labcore.access import POLICY_PREFIX, is_lab_policy_name
 from labcore.clients import http_pool, sdk_endpoint
 from labcore.errors import ConfigError, StoreError
 from labcore.settings import Settings
@@ -61,6 +62,29 @@ class IamUserAdmin:
     def _texts(self, root: ET.Element, tag: str) -> list[str]:
         return [e.text or "" for e in root.iter(f"{{{_NS['iam']}}}{tag}")]
 
+    def _groups(self, user: str) -> list[str]:
+        """The groups ``user`` is in; none where the store has no groups to ask about."""
+        try:
+            return self._texts(self.call("ListGroupsForUser", UserName=user), "GroupName")
+        except AdminApiError as exc:
+            if exc.code in ("NotImplemented", "InvalidAction"):
+                return []
+            raise
+
+    def foreign_rights(self, user: str) -> list[str]:
+        try:
+            inline = self._texts(self.call("ListUserPolicies", UserName=user), "member")
+        except AdminApiError as exc:
+            if exc.code == "NoSuchEntity":
+                return []  # no such user: the seeder makes it
+            raise
+        # An identity made outside the IAM API (s3.configure) lists its actions as "<user>_policy".
+        rights = [f"policy {p}" for p in inline if not is_lab_policy_name(p)]
+        # The lab never attaches managed policies: any is someone else's.
+        attached = self.call("ListAttachedUserPolicies", UserName=user)
+        rights += [f"policy {p}" for p in self._texts(attached, "PolicyName")]
+        return rights + [f"group {g}" for g in self._groups(user)]
+
     def check_keys(self, user: str, secret: str) -> None:
         if not _KEY_ID.match(user) or not 8 <= len(secret) <= 128:
             raise ConfigError(
@@ -77,7 +101,7 @@ class IamUserAdmin:
                     found[name] = json.loads(self._texts(answer, "PolicyDocument")[0])
         return found
 
-    def grant(self, user: str, secret: str, name: str, policy: dict) -> None:
+    def grant(self, user: str, secret: str, name: str, policy: dict, replaces: Collection[str] = ()) -> None:
         try:
             self.call("CreateUser", UserName=user)
         except AdminApiError as exc:
@@ -97,9 +121,11 @@ class IamUserAdmin:
                 "choose another trainer key id in .env"
             ) from None
         for other in self._texts(self.call("ListUserPolicies", UserName=user), "member"):
-            if not other.startswith(POLICY_PREFIX):
+            if not is_lab_policy_name(other) or other in replaces:
                 self.call("DeleteUserPolicy", UserName=user, PolicyName=other)
         attached = self.call("ListAttachedUserPolicies", UserName=user)
         for arn in self._texts(attached, "PolicyArn"):
             self.call("DetachUserPolicy", UserName=user, PolicyArn=arn)
+        for group in self._groups(user):  # a group's policies would be the trainer's too
+            self.call("RemoveUserFromGroup", GroupName=group, UserName=user)
         self.call("PutUserPolicy", UserName=user, PolicyName=name, PolicyDocument=json.dumps(policy))

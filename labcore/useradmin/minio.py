@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 
 from minio.credentials import StaticProvider
+from minio.error import MinioAdminException
 from minio.minioadmin import MinioAdmin
 
-from labcore.access import POLICY_PREFIX
+from labcore.access import POLICY_PREFIX, is_lab_policy_name
 from labcore.clients import http_pool, sdk_endpoint
 from labcore.errors import ConfigError
 from labcore.settings import Settings
@@ -35,6 +37,24 @@ class MinioUserAdmin:
                 "create the trainer user: change them in .env"
             )
 
+    def _user(self, user: str) -> dict | None:
+        """MinIO's record of ``user`` (``policyName``: comma-separated, ``memberOf``), None if there is none."""
+        try:
+            return json.loads(self.admin.user_info(user))
+        except MinioAdminException as exc:
+            if "XMinioAdminNoSuchUser" in str(exc):
+                return None
+            raise
+
+    def foreign_rights(self, user: str) -> list[str]:
+        info = self._user(user)
+        if info is None:
+            return []
+        policies = sorted(p for p in info.get("policyName", "").split(",") if p and not is_lab_policy_name(p))
+        # A group's policies are the member's too (readwrite through a group survives any detach).
+        groups = sorted(info.get("memberOf") or [])
+        return [f"policy {p}" for p in policies] + [f"group {g}" for g in groups]
+
     def lab_policies(self, bucket: str) -> dict[str, dict]:
         return {
             name: policy
@@ -42,15 +62,19 @@ class MinioUserAdmin:
             if name.startswith(f"{POLICY_PREFIX}{bucket}-")
         }
 
-    def grant(self, user: str, secret: str, name: str, policy: dict) -> None:
+    def grant(self, user: str, secret: str, name: str, policy: dict, replaces: Collection[str] = ()) -> None:
         admin = self.admin
         admin.policy_add(name, policy=policy)
         admin.user_add(user, secret)
-        attached = {p for p in json.loads(admin.user_info(user)).get("policyName", "").split(",") if p}
+        info = json.loads(admin.user_info(user))
+        attached = {p for p in info.get("policyName", "").split(",") if p}
         # The lab's single per-bucket policy of earlier versions listed bare prefixes: replaced too.
         legacy = f"{POLICY_PREFIX}{self._bucket}"
-        foreign = sorted(p for p in attached if not p.startswith(POLICY_PREFIX) or p == legacy)
+        foreign = sorted(p for p in attached if not is_lab_policy_name(p) or p == legacy or p in replaces)
         if foreign:
             admin.detach_policy(foreign, user=user)
         if name not in attached:
             admin.attach_policy([name], user=user)
+        for group in info.get("memberOf") or []:
+            # The SDK's hint says str; MinIO takes the members as a JSON list.
+            admin.group_remove(group, [user])  # type: ignore[arg-type]

@@ -5,14 +5,17 @@ least privilege, run through the same commands a user types (``python -m seeder`
 from __future__ import annotations
 
 import io
+import json
 import re
+import uuid
 from pathlib import Path
 
 import pytest
+from minio import Minio
 from minio.error import S3Error
 
 from labcore.settings import load_settings
-from tests.conftest import run_module
+from tests.conftest import assert_one_line_error, run_module
 from tests.e2e.conftest import OFFLINE_SOURCE
 
 LOADERS = ("s3iter", "s3prefix", "map", "manual", "shards")
@@ -175,6 +178,74 @@ def test_trainer_keys_are_confined(store, seeded, bucket):
             f"least privilege unavailable on {title} (no user/policy admin in the lab's adapter): "
             f"the trainer holds the admin keys and could {', '.join(allowed)}"
         )
+
+
+def make_operator(store, settings, user: str, secret: str, bucket: str) -> str:
+    """An account of the store's own kind that is not the lab's, allowed to write anywhere in
+    ``bucket``; what the seeder should find it holds."""
+    from labcore.useradmin import user_admin
+
+    admin = user_admin(settings)
+    if store.name == "minio":
+        admin.admin.user_add(user, secret)
+        admin.admin.attach_policy(["consoleAdmin"], user=user)
+        return "policy consoleAdmin"
+    if store.name == "seaweedfs":
+        everything = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:ListBucket", "s3:GetObject", "s3:PutObject"],
+                    "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+                }
+            ],
+        }
+        admin.call("CreateUser", UserName=user)
+        admin.call("CreateAccessKey", UserName=user, AccessKeyId=user, SecretAccessKey=secret)
+        admin.call(
+            "PutUserPolicy", UserName=user, PolicyName="operator", PolicyDocument=json.dumps(everything)
+        )
+        return "policy operator"
+    if store.name == "versitygw":
+        account = f"<Account><Access>{user}</Access><Secret>{secret}</Secret><Role>admin</Role></Account>"
+        admin._admin("/create-user", account.encode())
+        return "role admin"
+    pytest.skip(f"{store.adapter.title} keys hold no policies or groups, and keep their secret")
+
+
+def test_an_account_that_is_not_the_labs_is_refused_untouched_or_adopted(
+    store, bucket, make_dataset, tmp_path
+):
+    """AWS_ACCESS_KEY_ID naming an operator's account: refused in one line, the account as it was;
+    with LAB_ADOPT_TRAINER_ACCOUNT=true the lab's, confined like any trainer."""
+    from labcore.useradmin import user_admin
+
+    user, secret = f"ops{uuid.uuid4().hex[:8]}", "operator-secret-1"
+    env = store.env(bucket, AWS_ACCESS_KEY_ID=user, AWS_SECRET_ACCESS_KEY="trainer-secret-12")
+    settings = load_settings(environ=env)
+    holds = make_operator(store, settings, user, secret, bucket)
+    operator = Minio(store.endpoint, user, secret, secure=False, region="us-east-1")
+    operator.put_object(bucket, "elsewhere/by-the-operator", io.BytesIO(b"x"), 1)
+
+    directory, _ = make_dataset({"train": 6, "test": 3})
+    args = ["--source", str(directory), "--no-progress"]
+    refused = run_module("seeder", args, env, tmp_path)
+    assert_one_line_error(
+        refused,
+        2,
+        rf"AWS_ACCESS_KEY_ID='{user}' names an existing {store.adapter.title} account .*\({holds}\)",
+    )
+    assert user_admin(settings).foreign_rights(user) == [holds]
+    operator.put_object(bucket, "elsewhere/still-the-operator", io.BytesIO(b"x"), 1)  # the same secret
+
+    adopted = run_module("seeder", args, {**env, "LAB_ADOPT_TRAINER_ACCOUNT": "true"}, tmp_path)
+    assert adopted.returncode == 0, adopted.stderr[-1500:]
+    assert user_admin(settings).foreign_rights(user) == []
+    trainer = Minio(store.endpoint, user, env["AWS_SECRET_ACCESS_KEY"], secure=False, region="us-east-1")
+    with pytest.raises(S3Error) as info:
+        trainer.put_object(bucket, "elsewhere/x", io.BytesIO(b"x"), 1)
+    assert info.value.code == "AccessDenied"
 
 
 def test_loader_throughput(store, seeded, samples, request):

@@ -23,6 +23,10 @@ def test_make_up_seeds_and_is_idempotent(lab):
         rf"seeded s3://lab-data/mnist/ \(train {LIMIT}, test {LIMIT}\): uploaded {2 * LIMIT}, skipped 0",
         first.stdout,
     ), first.stdout[-2000:]
+    # Which MinIO build runs, in one line: the lab's patched one, with the advisories it closes.
+    built = [line for line in first.stdout.splitlines() if line.startswith("MinIO: ")]
+    assert len(built) == 1 and "the lab's build" in built[0], first.stdout[-2000:]
+    assert re.search(r"closes 5 advisories \(CVE-2026-41145,.*CVE-2026-42600\)", built[0]), built[0]
 
     status = lab.compose("ps", "--format", "json", "minio")
     assert status.returncode == 0, status.stderr

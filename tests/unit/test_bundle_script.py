@@ -1,41 +1,96 @@
-"""scripts/bundle.sh load refuses what it cannot trust in one line, before Docker is touched."""
+"""scripts/bundle.sh load refuses what it cannot trust in one line, before Docker is touched.
+
+A fake `docker` on PATH answers for the laptop, so a bundle the script accepts really reaches
+`docker load` and `.env.local`: a refusal is seen to write nothing.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import io
+import os
 import subprocess
 import tarfile
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bundle.sh"
 NAME = "minio-torch-lab-bundle-linux-amd64"
+GOOD_ENV = b"BUNDLE_PLATFORM=linux-amd64\nMINIO_IMAGE=minio-torch-lab/minio:x\n"
+FAKE_DOCKER = """#!/usr/bin/env bash
+echo "$*" >>"${0%/*}/../docker.log"
+case "$1" in
+  version) echo linux-amd64 ;;
+  image) exit 0 ;;
+  save) printf 'saved images' >"$3" ;;
+  load) cat >/dev/null; echo "Loaded image: minio-torch-lab/trainer:local" ;;
+  *) exit 1 ;;
+esac
+"""
 
 
-def make_bundle(tmp_path: Path, *, damage: str | None = None) -> Path:
-    """A bundle-shaped tar with real checksums; ``damage`` names a member changed after summing."""
-    root = tmp_path / "stage" / NAME
-    (root / "data").mkdir(parents=True)
+def entry(path: str, data: bytes = b"", **fields) -> tuple[tarfile.TarInfo, bytes]:
+    """One tar member under the bundle's top directory (``path`` may climb out of it)."""
+    info = tarfile.TarInfo(path if path.startswith("/") else f"{NAME}/{path}".rstrip("/"))
+    info.size = len(data)
+    for key, value in fields.items():
+        setattr(info, key, value)
+    return info, data
+
+
+def make_bundle(
+    tmp_path: Path,
+    *,
+    damage: str | None = None,
+    env: bytes = GOOD_ENV,
+    more: dict[str, bytes] | None = None,
+    extra: tuple[tuple[tarfile.TarInfo, bytes], ...] = (),
+    sums: dict[str, bytes] | None = None,
+) -> Path:
+    """A bundle-shaped tar with real checksums and its .sha256 beside it, as make bundle writes.
+
+    ``damage`` names a member changed after summing; ``more`` adds members SHA256SUMS lists,
+    ``extra`` members it does not list, ``sums`` lines it lists (the SHA-256 of the given bytes).
+    """
     members = {
-        "bundle.env": b"BUNDLE_PLATFORM=linux-amd64\nMINIO_IMAGE=minio-torch-lab/minio:x\n",
+        "bundle.env": env,
         "data/train-labels-idx1-ubyte.gz": b"\x1f\x8b labels",
+        **(more or {}),
         "images.tar": b"not really images",
     }
-    for path, data in members.items():
-        (root / path).write_bytes(data)
-    sums = "".join(f"{hashlib.sha256(d).hexdigest()}  {p}\n" for p, d in members.items())
-    (root / "SHA256SUMS").write_text(sums)
+    listed = {**members, **(sums or {})}
+    checksums = "".join(f"{hashlib.sha256(d).hexdigest()}  {p}\n" for p, d in listed.items())
     if damage:
-        (root / damage).write_bytes(members[damage] + b"!")
+        members[damage] += b"!"
+    entries = [
+        entry("", type=tarfile.DIRTYPE),
+        entry("bundle.env", members.pop("bundle.env")),
+        entry("SHA256SUMS", checksums.encode()),
+        entry("data", type=tarfile.DIRTYPE),
+        *(entry(p, d) for p, d in members.items()),
+        *extra,
+    ]
     bundle = tmp_path / f"{NAME}.tar"
     with tarfile.open(bundle, "w") as tar:
-        for path in ("bundle.env", "SHA256SUMS", "data", "images.tar"):
-            tar.add(root / path, arcname=f"{NAME}/{path}")
+        for info, data in entries:
+            tar.addfile(info, io.BytesIO(data))
+    digest = hashlib.sha256(bundle.read_bytes()).hexdigest()
+    (tmp_path / f"{NAME}.tar.sha256").write_text(f"{digest}  {bundle.name}\n")
     return bundle
+
+
+def fake_docker(tmp_path: Path) -> dict[str, str]:
+    docker = tmp_path / "bin" / "docker"
+    docker.parent.mkdir(exist_ok=True)
+    docker.write_text(FAKE_DOCKER)
+    docker.chmod(0o755)
+    return {**os.environ, "PATH": f"{docker.parent}{os.pathsep}{os.environ['PATH']}"}
 
 
 def load(tmp_path: Path, bundle: Path) -> subprocess.CompletedProcess:
     args = ["bash", str(SCRIPT), "load", str(bundle), str(tmp_path / "data"), str(tmp_path / ".env.local")]
-    return subprocess.run(args, capture_output=True, text=True, timeout=60)
+    return subprocess.run(args, capture_output=True, text=True, timeout=60, env=fake_docker(tmp_path))
 
 
 def assert_refused(result: subprocess.CompletedProcess, words: str, tmp_path: Path) -> None:
@@ -43,6 +98,16 @@ def assert_refused(result: subprocess.CompletedProcess, words: str, tmp_path: Pa
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and words in lines[0], result.stderr
     assert not (tmp_path / ".env.local").exists() and not (tmp_path / "data").exists(), "nothing changed"
+    assert not (tmp_path / "docker.log").exists(), "Docker was not touched"
+
+
+def test_a_sound_bundle_loads_its_listed_files_and_settings(tmp_path):
+    result = load(tmp_path, make_bundle(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert [p.name for p in (tmp_path / "data").iterdir()] == ["train-labels-idx1-ubyte.gz"]
+    settings = (tmp_path / ".env.local").read_text().splitlines()
+    assert "MINIO_IMAGE=minio-torch-lab/minio:x" in settings and "LAB_PREBUILT=1" in settings
+    assert "load" in (tmp_path / "docker.log").read_text()
 
 
 def test_a_damaged_member_is_named(tmp_path):
@@ -61,3 +126,87 @@ def test_a_missing_or_foreign_file_is_refused(tmp_path):
     with tarfile.open(other, "w") as tar:
         tar.add(SCRIPT, arcname="something/else.sh")
     assert_refused(load(tmp_path, other), "is not a lab bundle", tmp_path)
+
+
+def test_a_bundle_that_does_not_match_its_sha256_file_is_refused(tmp_path):
+    """Another bundle, whole by its own SHA256SUMS, in place of the one make bundle summed."""
+    bundle = make_bundle(tmp_path)
+    outer = (tmp_path / f"{NAME}.tar.sha256").read_text()
+    make_bundle(tmp_path, more={"data/t10k-labels-idx1-ubyte": b"other labels"})
+    (tmp_path / f"{NAME}.tar.sha256").write_text(outer)
+    assert_refused(load(tmp_path, bundle), f"does not match {bundle}.sha256", tmp_path)
+
+
+def test_a_member_sha256sums_does_not_list_is_refused(tmp_path):
+    bundle = make_bundle(tmp_path, extra=(entry("data/t10k-images-idx3-ubyte", b"unlisted"),))
+    assert_refused(load(tmp_path, bundle), "which SHA256SUMS does not list", tmp_path)
+
+
+def test_a_member_no_bundle_has_is_refused_even_when_listed(tmp_path):
+    bundle = make_bundle(tmp_path, more={"data/notes.sh": b"#!/bin/sh\n"})
+    assert_refused(load(tmp_path, bundle), "which no lab bundle has", tmp_path)
+
+
+@pytest.mark.parametrize("kind", [tarfile.SYMTYPE, tarfile.LNKTYPE])
+def test_links_are_refused(tmp_path, kind):
+    """A link listed with the SHA-256 of what tar streams for it (nothing) is still a link."""
+    outside = tmp_path / "outside"
+    link = entry("data/t10k-images-idx3-ubyte", type=kind, linkname=str(outside))
+    bundle = make_bundle(tmp_path, extra=(link,), sums={"data/t10k-images-idx3-ubyte": b""})
+    assert_refused(load(tmp_path, bundle), "holds a link or special file", tmp_path)
+    assert not outside.exists()
+
+
+@pytest.mark.parametrize("path", ["data/../../evil", "../evil", "/tmp/minio-torch-lab-evil"])
+def test_paths_out_of_the_bundle_are_refused(tmp_path, path):
+    bundle = make_bundle(tmp_path, extra=(entry(path, b"evil"),))
+    assert_refused(load(tmp_path, bundle), "holds an unsafe path", tmp_path)
+    assert not (tmp_path / "evil").exists() and not Path("/tmp/minio-torch-lab-evil").exists()
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"MINIO_IMAGE=minio'$(touch pwned)'",
+        b'MINIO_IMAGE=x"; touch pwned; "',
+        b"MINIO_IMAGE=$(touch pwned)",
+        b"MINIO_IMAGE=minio/minio:x\nLAB_PREBUILT=0",
+        b"MINIO_IMAGE=minio/minio:x\nMINIO_IMAGE=minio/other:y",
+    ],
+)
+def test_bundle_env_values_of_the_wrong_shape_are_refused(tmp_path, line):
+    bundle = make_bundle(tmp_path, env=b"BUNDLE_PLATFORM=linux-amd64\n" + line + b"\n")
+    assert_refused(load(tmp_path, bundle), "bundle.env", tmp_path)
+    assert not (tmp_path / "pwned").exists() and not Path("pwned").exists()
+
+
+def test_make_bundle_records_the_torch_index_without_credentials_and_loads(tmp_path):
+    """bundle.env goes to every laptop: an index's user:token@ stays behind; the result loads."""
+    idx = tmp_path / "idx"
+    idx.mkdir()
+    for base in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte"):
+        (idx / f"{base}.gz").write_bytes(base.encode())
+    (idx / "t10k-labels-idx1-ubyte").write_bytes(b"raw labels")
+    env = {
+        **fake_docker(tmp_path),
+        "MINIO_IMAGE": "minio-torch-lab/minio:x",
+        "TORCH_VERSION": "2.15.0",
+        "TORCH_INDEX_URL": "https://u:s3cret-token@pkgs.example.com/simple",
+    }
+    dist = tmp_path / "dist"
+    made = subprocess.run(
+        ["bash", str(SCRIPT), "create", str(dist), str(idx)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert made.returncode == 0, made.stderr
+    with tarfile.open(dist / f"{NAME}.tar") as tar:
+        bundle_env = tar.extractfile(f"{NAME}/bundle.env").read().decode()
+    assert "TORCH_INDEX_URL=https://pkgs.example.com/simple\n" in bundle_env
+    assert "s3cret-token" not in bundle_env and "u:" not in bundle_env
+
+    loaded = load(tmp_path, dist / f"{NAME}.tar")
+    assert loaded.returncode == 0, loaded.stderr
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == sorted(f"{p.name}" for p in idx.iterdir())

@@ -44,8 +44,6 @@ def test_license_is_an_spdx_string():
 def test_default_minio_image_is_built_from_patched_source():
     """Quay's frozen RELEASE.2025-09-07 predates the fix for CVE-2025-62506: opt-in only, named."""
     assert ENV["MINIO_IMAGE"].startswith("minio-torch-lab/minio:"), ENV["MINIO_IMAGE"]
-    script = (ROOT / "scripts" / "build-minio-image.sh").read_text()
-    assert f"tag=${{MINIO_LOCAL_IMAGE:-{ENV['MINIO_IMAGE']}}}" in script
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(r"^up: minio-server ", makefile, flags=re.M), "make up builds MinIO when missing"
     env_text = (ROOT / ".env").read_text()
