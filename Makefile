@@ -19,6 +19,12 @@ $(error STORE=$(STORE) is not a store the lab runs: use minio, seaweedfs, versit
 endif
 STORE_FILES := -f docker-compose.yml -f docker/stores/$(STORE)/compose.yml
 endif
+# Garage without its admin token: no trainer key can be made, so trainer and JupyterLab get the
+# admin keys (docker/stores/garage/admin-keys.yml); the environment wins over the env files.
+STORE_ADMIN_TOKEN ?= $(shell sed -n 's/^STORE_ADMIN_TOKEN=//p' $(ENV_FILES) | tail -n 1)
+ifeq ($(STORE)$(strip $(STORE_ADMIN_TOKEN)),garage)
+STORE_FILES += -f docker/stores/garage/admin-keys.yml
+endif
 COMPOSE := docker compose $(STORE_FILES) $(foreach f,$(ENV_FILES),--env-file $(f))
 PYTEST_ARGS ?=
 # CPU torch for the host venv and the trainer image; https://pypi.org/simple where only PyPI is

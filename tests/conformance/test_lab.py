@@ -180,6 +180,52 @@ def test_trainer_keys_are_confined(store, seeded, bucket):
         )
 
 
+def test_no_s3_call_reaches_versitygws_accounts_file(store, seeded):
+    """VersityGW keeps its accounts, secrets included, in /data/.vgw-iam: inside the directory it
+    serves. No S3 request with the admin's or the trainer's keys may list or read it."""
+    if store.name != "versitygw":
+        pytest.skip("only VersityGW keeps its accounts inside the directory it serves")
+    from tests.s3probes import HEADER_SIGNED, Target, send
+
+    url = f"http://{store.endpoint}"
+    secrets = [seeded["AWS_SECRET_ACCESS_KEY"].encode(), store.secret_key.encode()]
+    keys = {
+        "admin": Target(url, "us-east-1", store.access_key, store.secret_key),
+        "trainer": Target(url, "us-east-1", seeded["AWS_ACCESS_KEY_ID"], seeded["AWS_SECRET_ACCESS_KEY"]),
+    }
+    data = seeded["BUCKET"]
+    # The control: the same kind of request reads an object the keys may read.
+    sample = next(store.client().list_objects(data, prefix="mnist/train/", recursive=True)).object_name
+    for who, target in keys.items():
+        answer = send(target, "GET", data, sample, body=b"", headers={}, auth=HEADER_SIGNED)
+        assert answer.status == 200 and answer.body.startswith(b"\x89PNG"), (who, str(answer))
+    reached = []
+    for who, target in keys.items():
+        for bucket, key, query in (
+            (".vgw-iam", "", {}),  # ListObjects of the folder as a bucket
+            (".vgw-iam", "", {"list-type": "2"}),
+            (".vgw-iam", "users.json", {}),
+            (data, "../.vgw-iam/users.json", {}),  # out of a bucket the keys may read
+            (data, "mnist/../../.vgw-iam/users.json", {}),
+        ):
+            answer = send(target, "GET", bucket, key, body=b"", headers={}, auth=HEADER_SIGNED, query=query)
+            if answer.status < 300 or any(secret in answer.body for secret in secrets):
+                reached.append(f"{who} GET /{bucket}/{key}: {answer}")
+        names = (
+            [
+                b.name
+                for b in Minio(
+                    store.endpoint, target.access_key, target.secret_key, secure=False
+                ).list_buckets()
+            ]
+            if who == "admin"
+            else []
+        )
+        if ".vgw-iam" in names:
+            reached.append(f"{who} ListBuckets shows .vgw-iam")
+    assert not reached, reached
+
+
 def make_operator(store, settings, user: str, secret: str, bucket: str) -> str:
     """An account of the store's own kind that is not the lab's, allowed to write anywhere in
     ``bucket``; what the seeder should find it holds."""

@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+from dotenv import dotenv_values
 
 from tests.e2e.conftest import REPO
 
@@ -45,3 +46,29 @@ def test_the_lab_runs_end_to_end_on_another_store(lab, store):
     finally:
         # Its volume is declared in the store's own Compose file: only a clean with STORE removes it.
         lab.make("clean", STORE=store, timeout=300)
+
+
+@pytest.mark.parametrize("token", ["", "lab-only-token"], ids=["no-token", "token"])
+def test_on_garage_the_trainer_holds_keys_garage_knows(token):
+    """Without STORE_ADMIN_TOKEN the seeder makes no trainer key on Garage, so the trainer and
+    JupyterLab get the admin keys; with it, the trainer's own keys (which the seeder imports)."""
+    import os
+    import subprocess
+
+    env = {**os.environ, "STORE_ADMIN_TOKEN": token}
+    env.pop("MAKEFLAGS", None)
+    planned = subprocess.run(
+        ["make", "-C", str(REPO), "-n", "train", "STORE=garage"], env=env, capture_output=True, text=True
+    )
+    command = next(line for line in planned.stdout.splitlines() if " run --rm " in line)
+    compose = command.split(" run --rm ")[0].split()
+    config = subprocess.run(
+        [*compose, "--profile", "workshop", "config", "--format", "json"],
+        cwd=REPO, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert config.returncode == 0, config.stderr
+    services = json.loads(config.stdout)["services"]
+    settings = dotenv_values(REPO / ".env")
+    expected = settings["AWS_ACCESS_KEY_ID"] if token else settings["MINIO_ROOT_USER"]
+    for service in ("trainer", "jupyter"):
+        assert services[service]["environment"]["AWS_ACCESS_KEY_ID"] == expected, service
