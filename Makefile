@@ -92,7 +92,7 @@ bench-seed: venv minio-server ## the seeder (put, snowball) vs mc mirror on the 
 	$(VENV)/bin/python -m seeder.bench $(SEED_BENCH_SOURCE) $(SEED_BENCH_ARGS)
 
 report: venv ## copy the latest run's report.png and metrics.json to results/ (RUN_ID=... for another)
-	$(VENV)/bin/python -m trainer.report $(if $(RUN_ID),--run-id $(RUN_ID)) --out results
+	$(VENV)/bin/python -m trainer.run_report $(if $(RUN_ID),--run-id $(RUN_ID)) --out results
 
 # The workshop (README, Workshop): MinIO seeded with objects and shards, and JupyterLab.
 JUPYTER_PORT ?= $(or $(shell sed -n 's/^JUPYTER_PORT=//p' $(ENV_FILES) | tail -n 1),8888)

@@ -23,3 +23,12 @@ class DataError(LabError):
 
 class StoreError(LabError):
     """The object store could not be reached or refused a request."""
+
+
+class AdminApiError(StoreError):
+    """A store's admin API refused a call: one line for the user, and the store's own ``code``
+    (``EntityAlreadyExists``, ``NoSuchAccessKey``, ...) for the backend to decide on."""
+
+    def __init__(self, line: str, code: str):
+        super().__init__(line)
+        self.code = code

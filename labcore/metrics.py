@@ -1,4 +1,7 @@
-"""Reading MinIO's own request counters, so benchmarks report what the server actually served."""
+"""Reading MinIO's own request counters, so benchmarks report what the server actually served.
+
+Only MinIO keeps them (``Store.request_metrics``): ``get_counter`` is None on the other stores.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,11 @@ import re
 import time
 import urllib.request
 from collections import Counter
+from collections.abc import Callable
+
+from labcore.clients import sdk_endpoint, store_errors
+from labcore.settings import Settings
+from labcore.stores import STORES
 
 _SAMPLE_RE = re.compile(
     r'^minio_api_requests_total\{name="(?P<api>[A-Za-z0-9]+)"[^}]*\}\s+(?P<value>[0-9.e+]+)$'
@@ -64,3 +72,16 @@ def settled_counts(url: str, access_key: str, secret_key: str, attempts: int = 1
             break
         now = again
     return now
+
+
+def get_counter(settings: Settings) -> Callable[[], int] | None:
+    """A function reading the GET requests the server has served so far, or None where it keeps no count."""
+    if not STORES[settings.store].request_metrics:
+        return None
+    admin = sdk_endpoint(settings, "minio")
+
+    def gets() -> int:
+        with store_errors(settings, "minio"):
+            return settled_counts(admin.url, admin.access_key, admin.secret_key)["GetObject"]
+
+    return gets

@@ -1,27 +1,24 @@
-"""The S3 servers the lab runs, and everything that differs between them: one adapter per store.
+"""The S3 servers the lab runs and the facts that differ between them: one record per store.
 
 MinIO is the default. The others run in its place (``STORE=seaweedfs make up``): Compose starts
 their image as the ``minio`` service, with the override file named here. Seeder, trainer and
-loaders speak plain S3 and never ask which store they talk to; what is not plain S3 lives here:
+loaders speak plain S3 and never ask which store they talk to; what is not plain S3 is told by
+the record and done elsewhere:
 
-- least privilege: creating the trainer's own user and prefix policy (``labcore.useradmin``:
-  MinIO's admin API, SeaweedFS's IAM API, VersityGW's admin API and bucket policy; Garage only
-  grants whole buckets, which is said in one line). Where the lab cannot make the user at all, the
-  trainer runs with the admin keys, and the seeder says so in one line;
-- server-side request counts for the bench (MinIO's metrics);
+- least privilege: how far the lab can confine the trainer's keys there (``confinement``); the
+  trainer's user is made by ``labcore.access`` through the store's backend in ``labcore.useradmin``;
+- server-side request counts for the bench (MinIO's metrics: ``labcore.metrics.get_counter``);
 - snowball uploads (MinIO extracts a tar of many objects);
-- the key-id rules of the store (Garage: 8 or more of ``A-Za-z0-9._-``).
+- the key-id rule of the store (``key_id`` and ``key_id_hint``), checked by ``labcore.settings``
+  and by the store's backend.
+
+This module imports nothing of the lab's: everything else may import it.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from labcore.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -37,8 +34,17 @@ class Store:
     needs_admin_token: bool = False  # the user admin API wants STORE_ADMIN_TOKEN (Garage)
     request_metrics: bool = False
     snowball: bool = False
-    key_id: re.Pattern | None = None  # the form its access key ids must have, if any
+    # The form of the access key ids the lab gives the store (None: any), as a pattern and in words
+    # for messages. Where ``key_id_binds_admin`` (Garage, whose image imports the admin's key too),
+    # the settings check MINIO_ACCESS_KEY and AWS_ACCESS_KEY_ID when they are read; elsewhere the
+    # form binds only the trainer's key, which the store's backend checks when the seeder makes it.
+    key_id: re.Pattern | None = None
     key_id_hint: str = ""
+    key_id_binds_admin: bool = False
+
+    def takes_key_id(self, key_id: str) -> bool:
+        """Whether ``key_id`` has the form of the key ids the lab gives this store."""
+        return self.key_id is None or bool(self.key_id.fullmatch(key_id))
 
     def confines(self, admin_token: str) -> str:
         """``confinement``, or "" where it needs an admin token and none is set."""
@@ -60,12 +66,18 @@ STORES: dict[str, Store] = {
             confinement="prefix",
             request_metrics=True,
             snowball=True,
+            # MinIO's admin API makes users with access keys of 3-20 characters.
+            key_id=re.compile(r".{3,20}", re.DOTALL),
+            key_id_hint="3-20 characters",
         ),
         Store(
             "seaweedfs",
             "SeaweedFS",
             "github.com/seaweedfs/seaweedfs 7506e5f91cd6 (2026-11-09)",
             confinement="prefix",
+            # Its rule for caller-supplied keys (weed/iam/validation.go).
+            key_id=re.compile(r"[A-Za-z0-9]{4,128}"),
+            key_id_hint="4-128 letters and digits",
         ),
         Store("versitygw", "VersityGW", "github.com/versity/versitygw v1.8.0", confinement="prefix"),
         Store(
@@ -78,62 +90,9 @@ STORES: dict[str, Store] = {
             needs_admin_token=True,
             # Imported keys (the lab's own): ids of 8+ such characters; GK + 24 hex is only the
             # shape of the keys Garage generates itself.
-            key_id=re.compile(r"^[A-Za-z0-9._-]{8,}$"),
+            key_id=re.compile(r"[A-Za-z0-9._-]{8,}"),
             key_id_hint="8 or more of A-Z a-z 0-9 . _ -, e.g. lab-admin",
+            key_id_binds_admin=True,
         ),
     )
 }
-
-
-def store_for(name: str) -> Store:
-    """The adapter of ``name``; KeyError if the lab has none (settings validate STORE first)."""
-    return STORES[name]
-
-
-def trainer_access(settings: Settings) -> str:
-    """Give the trainer what it needs on this store and say how, in one line for the seeder to print ('' if nothing to say).
-
-    Where the store lets the lab confine a user: the trainer's user with the lab's prefix policy,
-    or, where grants are per bucket (Garage), its own key on the bucket alone, said loudly.
-    Elsewhere, one loud line: the lab still runs, with the admin keys.
-    """
-    store = store_for(settings.store)
-    confinement = store.confines(settings.store_admin_token)
-    if not confinement:
-        missing = " without STORE_ADMIN_TOKEN" if store.needs_admin_token else ""
-        return (
-            f"least privilege unavailable on {store.title}{missing}: the trainer uses the admin keys "
-            "(README, Other S3 servers)"
-        )
-    from labcore.access import ensure_trainer_user
-    from labcore.shards import shards_prefix
-
-    user = ensure_trainer_user(settings)
-    if not user:
-        return ""  # configured with the admin's own keys: nothing was made, nothing to say
-    if confinement == "bucket":
-        return (
-            f"least privilege in part on {store.title}: trainer key {user!r} may read and write all of "
-            f"{settings.bucket} and nothing else ({store.title} grants per bucket, not per prefix)"
-        )
-    prefix = settings.data_prefix
-    return (
-        f"trainer user {user!r}: read {prefix}/ and {shards_prefix(prefix)}/, write checkpoints/ and "
-        f"runs/ in {settings.bucket}"
-    )
-
-
-def get_counter(settings: Settings) -> Callable[[], int] | None:
-    """A function reading the GET requests the server has served so far, or None where it keeps no count."""
-    if not store_for(settings.store).request_metrics:
-        return None
-    from labcore.clients import sdk_endpoint, store_errors
-    from labcore.metrics import settled_counts
-
-    admin = sdk_endpoint(settings, "minio")
-
-    def gets() -> int:
-        with store_errors(settings, "minio"):
-            return settled_counts(admin.url, admin.access_key, admin.secret_key)["GetObject"]
-
-    return gets

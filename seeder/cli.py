@@ -6,13 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from labcore.access import trainer_access
 from labcore.cli import run
 from labcore.clients import check_access, minio_client, store_errors
 from labcore.layout import SPLITS
 from labcore.settings import MINIO_VARS, SEED_FORMATS, SEED_UPLOADS, load_settings
 from labcore.shards import shards_prefix
 from labcore.sources import MNIST_MIRRORS, fetch_mnist, load_split
-from labcore.stores import trainer_access
 from seeder.upload import ensure_bucket, seed, seed_shards
 
 

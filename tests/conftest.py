@@ -115,6 +115,23 @@ def wait_for(condition, timeout: float, what: str):
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+def kill_when(process, condition, timeout: float, what: str) -> None:
+    """Wait until ``condition`` holds (at most ``timeout`` seconds), then SIGKILL ``process``.
+
+    The process is killed and reaped even when the wait times out, so no test leaves one behind;
+    it must still have been running when it was killed.
+    """
+    import signal
+
+    try:
+        wait_for(condition, timeout, what)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+        process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL, f"ended by itself ({process.returncode}) before {what}"
+
+
 def spawn(module: str, args: list[str], env: dict[str, str], cwd: Path):
     """Start ``python -m module`` in the background (to be killed), like :func:`run_module`."""
     import os

@@ -219,19 +219,6 @@ def latest_run(client, settings: Settings) -> str | None:
     return newest.object_name.split("/")[1] if newest else None
 
 
-def save_run(settings: Settings, run_id: str, model, metrics: dict) -> str:
-    """Write ``model.pt``, ``metrics.json`` and ``report.png`` under ``runs/<run-id>/`` with ``S3Checkpoint``."""
-
-    from trainer.report import render
-
-    base = f"s3://{settings.bucket}/runs/{run_id}/"
-    store = checkpoint_store(settings)
-    write_object(store.writer, base + "model.pt", serialized(model.state_dict()))
-    write_object(store.writer, base + "metrics.json", json.dumps(metrics, indent=2).encode())
-    write_object(store.writer, base + "report.png", render(metrics))
-    return base
-
-
 def serialized(state: dict) -> bytes:
     """``torch.save`` of ``state`` as bytes: a write can then be sent again whole (``trainer.transient``)."""
     import torch

@@ -15,16 +15,20 @@ S3 lists keys in lexicographic order, and our keys start with the label, so an u
 arrives one class after another. ``s3iter`` and ``manual`` stream a permutation of the keys the
 trainer listed; ``s3prefix`` and ``shards`` pass through a seeded shuffle buffer
 (``--shuffle-buffer``) before decoding; the map loader shuffles indices instead.
+
+Every loader is a chain of stages (:mod:`trainer.stages`) that ends in one place where bytes
+become a :class:`~trainer.sample.Sample` (:func:`~trainer.transforms.decode_sample`), with the
+label planning parsed from each key when the trainer passes its plan's ``labels``.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import torch
-from torch.utils.data import DataLoader, Dataset, IterableDataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from labcore.clients import minio_client, store_errors
 from labcore.layout import split_prefix
@@ -32,7 +36,10 @@ from labcore.settings import Settings
 from labcore.shards import iter_verified, shards_prefix
 from trainer.connector import connector_args
 from trainer.distributed import position
+from trainer.sample import Sample
+from trainer.stages import SameEveryEpoch, Stage
 from trainer.transforms import DecodePng, ReadObject, collate_samples, decode_sample
+from trainer.transient import read_object
 
 # Bumped when a loader's sample order for the same settings changes: a checkpoint written under
 # another order cannot be resumed (its delivered-but-untrained batches would differ).
@@ -65,7 +72,7 @@ def shard(items: Iterator, rank: int, world: int) -> Iterator:
             yield item
 
 
-class ManualPrefixDataset(IterableDataset):
+class ManualPrefixDataset(Stage):
     """Every object under a prefix as ``(key, bytes)``, via the MinIO SDK, sharded by worker.
 
     The client is made inside ``__iter__``: one per worker process, since an SDK client (its
@@ -76,6 +83,7 @@ class ManualPrefixDataset(IterableDataset):
     def __init__(
         self, settings: Settings, split: str, *, shuffle: bool = False, seed: int = 0, read_ahead: int = 1
     ):
+        super().__init__()
         self.settings = settings
         self.read_ahead = read_ahead
         self.prefix = split_prefix(settings.data_prefix, split)
@@ -84,10 +92,6 @@ class ManualPrefixDataset(IterableDataset):
         self.rank, self.world = here.rank, here.world
         self.shuffle = shuffle
         self.seed = seed
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
 
     def __iter__(self) -> Iterator[tuple[str, bytes]]:
         from trainer.readahead import read_ahead
@@ -128,7 +132,7 @@ class OpenShard:
         return iter_verified(reader, reader.key, self.digests.get(reader.key))
 
 
-class ShardSamples(IterableDataset):
+class ShardSamples(Stage):
     """``(key, bytes)`` for every sample in the shards of one split.
 
     Shards are split over ranks and workers by the connector (``enable_sharding=True``). With
@@ -152,13 +156,9 @@ class ShardSamples(IterableDataset):
         # made; in a DataLoader worker it would see no process group and every rank read everything.
         transform = OpenShard(digests)
         if shuffle:
-            self.source = PermutedObjects(settings, shard_keys, seed=seed, transform=transform)
+            super().__init__(PermutedObjects(settings, shard_keys, seed=seed, transform=transform))
         else:
-            self.source = _from_prefix(settings, split, transform, shards=True)
-
-    def set_epoch(self, epoch: int) -> None:
-        if hasattr(self.source, "set_epoch"):
-            self.source.set_epoch(epoch)
+            super().__init__(_from_prefix(settings, split, transform, shards=True))
 
     def __iter__(self) -> Iterator[tuple[str, bytes]]:
         # A damaged shard loses samples; exactly-once cannot hold, so it stops the run, clearly.
@@ -166,25 +166,36 @@ class ShardSamples(IterableDataset):
             yield from members
 
 
-class PermutedObjects(IterableDataset):
+class PermutedObjects(Stage):
     """``transform(reader)`` of each of ``keys`` in a seeded permutation per epoch, via the connector.
 
     ``S3IterableDataset.from_objects`` over ``epoch_order(keys)``, sharded by the connector like
     ``from_prefix``: every rank and worker derives the same permutation and keeps its positions, so
     each object arrives once, and a batch holds samples from all over the split, not one label.
-    The transform decodes a PNG (default), opens a tar shard, or hands the reader on (read-ahead).
+    The transform opens a tar shard or hands the reader on (read-ahead); with none given, each PNG
+    is decoded here, with its label from ``labels`` (the plan's) and its position in the epoch's
+    permutation as the sample's ``index``.
     """
 
-    def __init__(self, settings: Settings, keys: list[str], *, seed: int, transform: Callable | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        keys: list[str],
+        *,
+        seed: int,
+        transform: Callable | None = None,
+        labels: Mapping[str, int] | None = None,
+    ):
+        super().__init__()
         self.settings = settings
         self.keys = list(keys)  # epoch_order sorts before it shuffles
         self.seed = seed
-        self.transform = transform or DecodePng()
-        self.epoch = 0
+        self.transform = transform
+        self.labels = labels
         self._dataset = None
 
     def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+        super().set_epoch(epoch)
         # Built in the main process: the connector reads the rank when a dataset is made.
         self._dataset = self._source()
 
@@ -192,39 +203,37 @@ class PermutedObjects(IterableDataset):
         from s3torchconnector import S3IterableDataset
 
         bucket = self.settings.bucket
-        uris = [f"s3://{bucket}/{key}" for key in epoch_order(self.keys, self.seed, self.epoch)]
+        order = epoch_order(self.keys, self.seed, self.epoch)
+        transform = self.transform or DecodePng(self.labels, {key: i for i, key in enumerate(order)})
+        uris = [f"s3://{bucket}/{key}" for key in order]
         return S3IterableDataset.from_objects(
-            uris, transform=self.transform, enable_sharding=True, **connector_args(self.settings)
+            uris, transform=transform, enable_sharding=True, **connector_args(self.settings)
         )
 
     def __iter__(self):
         return iter(self._dataset if self._dataset is not None else self._source())
 
 
-class ShuffleDecode(IterableDataset):
+class ShuffleDecode(Stage):
     """Decode ``(key, bytes)`` items from ``source``, through a seeded shuffle buffer.
 
     With ``buffer_size`` 0 the order is kept. The seed mixes ``seed``, the epoch and the worker,
-    so a run is repeatable and each epoch sees another order.
+    so a run is repeatable and each epoch sees another order. ``labels`` (the plan's) spares a
+    parse of each key; a key it does not hold (a shard member) is parsed as it is decoded.
     """
 
-    def __init__(self, source: IterableDataset, buffer_size: int, seed: int):
-        self.source = source
+    def __init__(self, source: Stage, buffer_size: int, seed: int, labels: Mapping[str, int] | None = None):
+        super().__init__(source)
         self.buffer_size = buffer_size
         self.seed = seed
-        self.epoch = 0
+        self.labels = labels or {}
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-        if hasattr(self.source, "set_epoch"):
-            self.source.set_epoch(epoch)
-
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Sample]:
         items = iter(self.source)
         if self.buffer_size > 0:
             items = self._shuffled(items)
         for key, data in items:
-            yield decode_sample(key, data)
+            yield decode_sample(key, data, label=self.labels.get(key))
 
     def _shuffled(self, items: Iterator) -> Iterator:
         here = position()
@@ -268,6 +277,29 @@ class RankSampler(Sampler[int]):
         return len(range(self.rank, self.size, self.world))
 
 
+class MapSamples(Dataset):
+    """``S3MapDataset`` decoded: item ``i`` is the ``i``-th object of the prefix's listing, as a sample.
+
+    The connector hands the reader on unread; the sample is made here, where ``i`` is known, with
+    its label from ``labels`` (the plan's). The epoch reaches the :class:`RankSampler` instead.
+    """
+
+    def __init__(self, objects, labels: Mapping[str, int] | None = None):
+        self.objects = objects
+        self.labels = labels or {}
+
+    def set_epoch(self, epoch: int) -> None:
+        """Nothing to do: the sampler deals this epoch's permutation of the indices."""
+
+    def __len__(self) -> int:
+        return len(self.objects)
+
+    def __getitem__(self, i: int) -> Sample:
+        reader = self.objects[i]
+        key = reader.key
+        return decode_sample(key, read_object(reader), label=self.labels.get(key), index=i)
+
+
 @dataclass(frozen=True)
 class LoaderOptions:
     """How batches are made: the same for every loader kind."""
@@ -282,31 +314,35 @@ class LoaderOptions:
 
 @dataclass(frozen=True)
 class LoaderInputs:
-    """What the plan already knows: the split's object keys and its shards (key -> SHA-256)."""
+    """What the plan already knows: the split's object keys, their labels, and its shards (key -> SHA-256).
+
+    ``labels`` holds the label of every listed key inside the layout, parsed once by planning;
+    without a plan (bench and notebooks) each key is parsed as it is decoded.
+    """
 
     keys: tuple[str, ...] | None = None
+    labels: Mapping[str, int] | None = None
     shards: dict = field(default_factory=dict)
 
     def object_keys(self, settings: Settings, split: str) -> list[str]:
         """The split's object keys: the plan's, or listed now (bench and notebooks pass none)."""
         if self.keys is not None:
             return list(self.keys)
-        from trainer.planning import list_split
+        from trainer.planning import plan_split
 
-        return list(list_split(minio_client(settings, convention="s3"), settings, split))
+        return list(plan_split(minio_client(settings, convention="s3"), settings, split, shards=False).keys)
 
 
 @dataclass
 class Loader:
     """A DataLoader factory for one split; ``epoch(n)`` gives that epoch's DataLoader."""
 
-    dataset: Dataset
+    dataset: Stage | MapSamples
     options: LoaderOptions
     sampler: RankSampler | None = None
 
     def epoch(self, epoch: int) -> DataLoader:
-        if hasattr(self.dataset, "set_epoch"):
-            self.dataset.set_epoch(epoch)
+        self.dataset.set_epoch(epoch)
         if self.sampler is not None:
             self.sampler.set_epoch(epoch)
         workers = self.options.workers
@@ -328,39 +364,46 @@ def _s3iter(settings: Settings, split: str, options: LoaderOptions, inputs: Load
     # With read-ahead the connector still deals the objects, but hands each reader on unread, and
     # each worker reads read_ahead of them at once. Evaluation (no shuffle) streams the listing.
     ahead = options.read_ahead > 1
-    transform = keep_reader if ahead else DecodePng()
+    labels = inputs.labels
     if options.shuffle:
         keys = inputs.object_keys(settings, split)
-        source = PermutedObjects(settings, keys, seed=options.seed, transform=transform)
+        # Without read-ahead the permutation decodes, and so knows each sample's position in it.
+        transform = keep_reader if ahead else None
+        source = PermutedObjects(settings, keys, seed=options.seed, transform=transform, labels=labels)
     else:
-        source = _from_prefix(settings, split, transform)
+        source = _from_prefix(settings, split, keep_reader if ahead else DecodePng(labels))
     if not ahead:
         return Loader(source, options)
-    return Loader(ShuffleDecode(ConnectorReadAhead(source, options.read_ahead), 0, options.seed), options)
+    reading = ConnectorReadAhead(source, options.read_ahead)
+    return Loader(ShuffleDecode(reading, 0, options.seed, labels), options)
 
 
 def _s3prefix(settings: Settings, split: str, options: LoaderOptions, inputs: LoaderInputs) -> Loader:
     if not options.shuffle or options.shuffle_buffer == 0:
         # Decoding in the connector's transform: the plain streaming pipeline, in listing order.
-        return Loader(_from_prefix(settings, split, DecodePng()), options)
-    return _shuffled(_from_prefix(settings, split, ReadObject()), options)
+        return Loader(_from_prefix(settings, split, DecodePng(inputs.labels)), options)
+    return _shuffled(_from_prefix(settings, split, ReadObject()), options, inputs.labels)
 
 
-def _from_prefix(settings: Settings, split: str, transform: Callable, *, shards: bool = False):
+def _from_prefix(settings: Settings, split: str, transform: Callable, *, shards: bool = False) -> Stage:
     from s3torchconnector import S3IterableDataset
 
     uri = s3_uri(settings, split, shards=shards)
-    return S3IterableDataset.from_prefix(
+    dataset = S3IterableDataset.from_prefix(
         uri, transform=transform, enable_sharding=True, **connector_args(settings)
     )
+    return SameEveryEpoch(dataset)
 
 
 def _map(settings: Settings, split: str, options: LoaderOptions, inputs: LoaderInputs) -> Loader:
     from s3torchconnector import S3MapDataset
 
-    dataset = S3MapDataset.from_prefix(
-        s3_uri(settings, split), transform=DecodePng(), **connector_args(settings)
+    from trainer.readahead import keep_reader
+
+    objects = S3MapDataset.from_prefix(
+        s3_uri(settings, split), transform=keep_reader, **connector_args(settings)
     )
+    dataset = MapSamples(objects, inputs.labels)
     return Loader(dataset, options, RankSampler(len(dataset), shuffle=options.shuffle, seed=options.seed))
 
 
@@ -368,7 +411,7 @@ def _manual(settings: Settings, split: str, options: LoaderOptions, inputs: Load
     dataset = ManualPrefixDataset(
         settings, split, shuffle=options.shuffle, seed=options.seed, read_ahead=options.read_ahead
     )
-    return _shuffled(dataset, options)
+    return _shuffled(dataset, options, inputs.labels)
 
 
 def _shards(settings: Settings, split: str, options: LoaderOptions, inputs: LoaderInputs) -> Loader:
@@ -379,9 +422,9 @@ def _shards(settings: Settings, split: str, options: LoaderOptions, inputs: Load
     return _shuffled(source, options)
 
 
-def _shuffled(source: IterableDataset, options: LoaderOptions) -> Loader:
+def _shuffled(source: Stage, options: LoaderOptions, labels: Mapping[str, int] | None = None) -> Loader:
     buffer = options.shuffle_buffer if options.shuffle else 0
-    return Loader(ShuffleDecode(source, buffer, options.seed), options)
+    return Loader(ShuffleDecode(source, buffer, options.seed, labels), options)
 
 
 FACTORIES: dict[str, Callable[..., Loader]] = {
@@ -406,20 +449,22 @@ def build_loader(
     shard_keys: list[str] | None = None,
     shard_digests: dict[str, str] | None = None,
     keys: Iterable[str] | None = None,
+    labels: Mapping[str, int] | None = None,
     read_ahead: int = 1,
 ) -> Loader:
     """The loader ``kind`` (s3iter, s3prefix, map, manual, shards) over one split of the dataset.
 
     ``shard_keys`` (the split's shards, from the plan) is needed for ``shards``, and
     ``shard_digests`` (their SHA-256 from the manifest) checks each shard as it streams. ``keys``
-    (the split's object keys, from the plan) spares ``s3iter`` a listing of its own. ``read_ahead``
-    keeps that many GETs in flight per worker for ``s3iter`` and ``manual``. Build it after
-    joining a torchrun world: every loader splits its work by the rank it sees then.
+    (the split's object keys, from the plan) spares ``s3iter`` a listing of its own, and ``labels``
+    (their labels, parsed once by planning) spares the per-object loaders a parse of each key.
+    ``read_ahead`` keeps that many GETs in flight per worker for ``s3iter`` and ``manual``. Build
+    it after joining a torchrun world: every loader splits its work by the rank it sees then.
     """
     if kind not in FACTORIES:
         raise ValueError(f"unknown loader {kind!r}")
     options = LoaderOptions(batch_size, workers, shuffle, shuffle_buffer, seed, read_ahead)
     digests = shard_digests or {}
     shards = {key: digests.get(key) for key in shard_keys or []}
-    inputs = LoaderInputs(tuple(keys) if keys is not None else None, shards)
+    inputs = LoaderInputs(tuple(keys) if keys is not None else None, labels, shards)
     return FACTORIES[kind](settings, split, options, inputs)

@@ -28,9 +28,10 @@ from trainer.connector import connector_errors
 from trainer.datasets import Loader
 from trainer.delivery import Delivery
 from trainer.distributed import World
+from trainer.epoch_report import EpochReport
 from trainer.measure import label_entropy
 from trainer.planning import SplitPlan
-from trainer.reports import EpochReport
+from trainer.sample import Batch
 from trainer.watchdog import CHECKPOINT_WRITE_SECONDS, FIRST_BATCH_SECONDS, Watchdog
 
 
@@ -110,16 +111,15 @@ def train_epoch(t: Training, epoch: int, *, skip_steps: int = 0, trained_before:
             stats.data_seconds += started - waited
             usable = 0
             if batch is not None:
-                images, labels, keys, workers, problems = batch
-                stats.delivery.add(keys, workers.tolist(), problems)
-                if problems and t.strict:
-                    key, why = problems[0]
+                stats.delivery.add(batch.keys, batch.workers.tolist(), batch.problems)
+                if batch.problems and t.strict:
+                    key, why = batch.problems[0]
                     raise DataError(
                         f"{key}: {why} (--strict stops at unusable data; without it such objects are skipped)"
                     )
-                usable = len(labels)
+                usable = len(batch.labels)
                 stats.steps += 1
-                stats.entropy_sum += label_entropy(labels)
+                stats.entropy_sum += label_entropy(batch.labels)
             holding, step_samples = t.world.sum([batch is not None, usable])
             if not holding:
                 break
@@ -136,12 +136,12 @@ def train_epoch(t: Training, epoch: int, *, skip_steps: int = 0, trained_before:
     return stats
 
 
-def _step(t: Training, stats: EpochStats, loss_fn, batch, step_samples: int) -> None:
+def _step(t: Training, stats: EpochStats, loss_fn, batch: Batch | None, step_samples: int) -> None:
     """One optimizer step on ``batch`` (``None``: a padded step) in lockstep with the other ranks."""
     t.optimizer.zero_grad(set_to_none=True)
     if batch is not None:
-        images, labels = batch[0], batch[1]
-        logits = t.model(images)
+        labels = batch.labels
+        logits = t.model(batch.images)
         loss = loss_fn(logits, labels)
     else:  # padded step: this rank has no sample, but DDP needs its (zero) gradient
         loss = t.model(torch.zeros(1, 1, 28, 28)).sum() * 0.0
@@ -157,7 +157,7 @@ def _step(t: Training, stats: EpochStats, loss_fn, batch, step_samples: int) -> 
 
 
 @torch.no_grad()
-def evaluate(t: Training, batches: Iterable) -> EpochStats:
+def evaluate(t: Training, batches: Iterable[Batch]) -> EpochStats:
     """This rank's correct answers over ``batches`` and which keys they held (no collectives)."""
     module = t.module
     module.eval()
@@ -169,11 +169,10 @@ def evaluate(t: Training, batches: Iterable) -> EpochStats:
         t.done_waiting()
         if batch is None:
             break
-        images, labels, keys, workers, problems = batch
-        stats.delivery.add(keys, workers.tolist(), problems)
-        if len(labels):
-            stats.correct += (module(images).argmax(1) == labels).sum().item()
-            stats.trained += len(labels)
+        stats.delivery.add(batch.keys, batch.workers.tolist(), batch.problems)
+        if len(batch.labels):
+            stats.correct += (module(batch.images).argmax(1) == batch.labels).sum().item()
+            stats.trained += len(batch.labels)
     return stats
 
 

@@ -166,15 +166,17 @@ class TreeMonitor:
 
 
 def measure_pass(make_loader, max_samples: int | None = None) -> Pass:
-    """One pass over ``make_loader()`` (stops after ``max_samples``): rate, label mixing, memory."""
+    """One pass over ``make_loader()``, a DataLoader of :class:`~trainer.sample.Batch` (stops after
+    ``max_samples``): rate, label mixing, memory.
+    """
     entropies: list[float] = []
     samples = 0
     with TreeMonitor() as monitor:
         started = time.perf_counter()
         for batch in make_loader():
-            samples += len(batch[2])
-            if len(batch[1]):
-                entropies.append(label_entropy(batch[1]))
+            samples += len(batch.keys)
+            if len(batch.labels):
+                entropies.append(label_entropy(batch.labels))
             if max_samples and samples >= max_samples:
                 break
         seconds = time.perf_counter() - started

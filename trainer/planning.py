@@ -19,12 +19,15 @@ class SplitPlan:
 
     A sample is identified by its object key; a shard sample by its shard key and member name
     (:func:`labcore.shards.member_key`), so the exactly-once check never needs to parse a key.
+    ``labels`` holds the label of every listed key inside the layout: each key is parsed once,
+    here, and the loaders take the label from the plan (a key outside the layout is not in it).
     """
 
     split: str
     keys: set[str] = field(default_factory=set)
     shards: dict[str, int] = field(default_factory=dict)
     digests: dict[str, str] = field(default_factory=dict)  # shard key -> SHA-256 from the manifest
+    labels: dict[str, int] = field(default_factory=dict)  # object key -> label, parsed once here
 
     @property
     def sharded(self) -> bool:
@@ -51,7 +54,7 @@ def plan_split(client, settings: Settings, split: str, *, shards: bool, strict: 
     """List one split (per-object or shard layout) and check it before any training starts."""
     if shards:
         return _plan_shards(client, settings, split)
-    return SplitPlan(split, keys=list_split(client, settings, split, strict=strict))
+    return _plan_objects(client, settings, split, strict=strict)
 
 
 def _plan_shards(client, settings: Settings, split: str) -> SplitPlan:
@@ -86,8 +89,8 @@ def _plan_shards(client, settings: Settings, split: str) -> SplitPlan:
     return SplitPlan(split, shards=counts, digests=digests)
 
 
-def list_split(client, settings: Settings, split: str, *, strict: bool = False) -> set[str]:
-    """Every key of one split, checked against the layout before any training starts.
+def _plan_objects(client, settings: Settings, split: str, *, strict: bool = False) -> SplitPlan:
+    """Every key of one split with its label, each key parsed once and checked against the layout.
 
     Keys outside the layout are data problems: reported here and skipped when they arrive, or,
     with ``strict``, an error before any work.
@@ -101,20 +104,22 @@ def list_split(client, settings: Settings, split: str, *, strict: bool = False) 
             f"no objects under {where}: seed the bucket first (make up), or check BUCKET and DATA_PREFIX"
         )
     bad = []
-    labels: dict[int, str] = {}
+    labels: dict[str, int] = {}
+    by_index: dict[int, str] = {}
     for key in sorted(keys):
         try:
-            index = parse_key(key).index
+            parsed = parse_key(key)
         except ValueError:
             bad.append(key)
             continue
-        if index in labels:
+        if parsed.index in by_index:
             # Each index has one label in one dataset: two of them mean two datasets in one prefix.
             raise DataError(
-                f"{where} holds two datasets: sample {index} is both {labels[index]} and {key}; re-seed one "
-                "dataset with --prune (make seed ARGS=--prune), or seed each into its own DATA_PREFIX"
+                f"{where} holds two datasets: sample {parsed.index} is both {by_index[parsed.index]} and {key}; "
+                "re-seed one dataset with --prune (make seed ARGS=--prune), or seed each into its own DATA_PREFIX"
             )
-        labels[index] = key
+        by_index[parsed.index] = key
+        labels[key] = parsed.label
     if bad and strict:
         raise DataError(
             f"{len(bad)} objects under {where} are outside the <label>/<index>.png layout, e.g. "
@@ -127,4 +132,4 @@ def list_split(client, settings: Settings, split: str, *, strict: bool = False) 
             file=sys.stderr,
             flush=True,
         )
-    return keys
+    return SplitPlan(split, keys=keys, labels=labels)

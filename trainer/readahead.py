@@ -14,8 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
-from torch.utils.data import IterableDataset
-
+from trainer.stages import Stage
 from trainer.transient import read_object
 
 T = TypeVar("T")
@@ -51,7 +50,7 @@ def keep_reader(reader):
     return reader
 
 
-class ConnectorReadAhead(IterableDataset):
+class ConnectorReadAhead(Stage):
     """``(key, bytes)`` from an ``S3IterableDataset`` (transform :func:`keep_reader`), ``depth`` at once.
 
     The connector still lists or takes the objects and deals them over ranks and workers
@@ -59,13 +58,9 @@ class ConnectorReadAhead(IterableDataset):
     readers concurrently, each one a GET of its own through the connector's client.
     """
 
-    def __init__(self, source: IterableDataset, depth: int):
-        self.source = source
+    def __init__(self, source: Stage, depth: int):
+        super().__init__(source)
         self.depth = depth
-
-    def set_epoch(self, epoch: int) -> None:
-        if hasattr(self.source, "set_epoch"):
-            self.source.set_epoch(epoch)
 
     def __iter__(self) -> Iterator[tuple[str, bytes]]:
         for reader, data in read_ahead(iter(self.source), read_object, self.depth):

@@ -8,13 +8,14 @@ from labcore.clients import store_errors
 from labcore.settings import Settings
 from labcore.shards import shards_prefix
 from labcore.stores import STORES
-from trainer.checkpoints import Checkpointer, Resumed, apply, save_run
+from trainer.checkpoints import Checkpointer, Resumed, apply
 from trainer.connector import connector_errors, export_credentials
 from trainer.datasets import ORDER_VERSION, build_loader
 from trainer.distributed import World
 from trainer.loop import Training, fit
 from trainer.model import SmallCNN
 from trainer.planning import SplitPlan
+from trainer.run_outputs import write_run_outputs
 from trainer.watchdog import Watchdog
 
 
@@ -61,6 +62,7 @@ class Session:
             shard_keys=plan.shard_keys,
             shard_digests=plan.digests,
             keys=plan.keys or None,
+            labels=plan.labels or None,
             read_ahead=s.read_ahead,
             **options,
         )
@@ -145,7 +147,7 @@ class Session:
             "per_epoch": [r.as_dict() for r in reports],
         }
         with connector_errors(f"saving the run to s3://{s.bucket}/runs/{self.run_id}/ failed"):
-            base = save_run(s, self.run_id, self.module, metrics)
+            base = write_run_outputs(s, self.run_id, self.module, metrics)
         print(
             f"run {self.run_id}: test accuracy {reports[-1].test_accuracy:.2%} after {s.epochs} epochs; "
             f"model.pt, metrics.json and report.png at {base}",

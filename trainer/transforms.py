@@ -1,8 +1,9 @@
-"""Turning an object (an ``S3Reader``, or a key and its bytes) into a training sample."""
+"""Turning an object (an ``S3Reader``, or a key and its bytes) into a :class:`~trainer.sample.Sample`."""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 
 import numpy as np
 import torch
@@ -11,11 +12,13 @@ from PIL import Image
 from labcore.layout import parse_key
 from labcore.shards import parse_member, shard_of
 from trainer.distributed import position
+from trainer.sample import UNLISTED, Batch, Sample
 from trainer.transient import read_object
 
 # MNIST's pixel mean and standard deviation; Fashion-MNIST's are close enough for a demo.
 MEAN, STD = 0.1307, 0.3081
 SHAPE = (28, 28)
+OUTSIDE_LAYOUT = "outside the <label>/<index>.png layout"
 
 
 def worker_id() -> int:
@@ -26,66 +29,96 @@ def worker_id() -> int:
 def sample_label(key: str) -> int:
     """The label in a sample's key: ``.../<label>/<index>.png``, or a shard member ``<index>.<label>.png``.
 
-    ``ValueError`` for a key outside both layouts.
+    ``ValueError`` for a key outside both layouts. Only for keys no plan has labelled: planning
+    parses each listed key once (:attr:`trainer.planning.SplitPlan.labels`), and shard members,
+    which only the tar names, are parsed here as they are decoded.
     """
     if shard_of(key) is not None:
         return parse_member(key)[1]
     return parse_key(key).label
 
 
-def decode_sample(key: str, data: bytes) -> tuple[torch.Tensor | None, int, str, int, str]:
-    """``(image, label, key, worker, problem)`` for one object.
+def decode_sample(
+    key: str, data: bytes, *, label: int | None = None, index: int = UNLISTED, keep_raw: bool = False
+) -> Sample:
+    """The :class:`~trainer.sample.Sample` of one object: the one place a sample is made.
 
-    The image is a normalized 1x28x28 float tensor and the label comes from the key. Key and
-    worker travel with the sample so the training loop can prove every object arrived exactly
-    once and show how the work spread over the workers. An object that is not a sample (outside
-    the layout, empty, not a PNG, not 28x28 grayscale) comes back with no image and ``problem``
-    saying why: data problems are counted and skipped, not fatal (``--strict`` makes them so).
+    ``label`` is the label planning parsed from the key (``None``: parse it here); ``index`` the
+    object's position in its dataset's list for this epoch, if the caller holds one. An object
+    that is not a sample (outside the layout, empty, not a PNG, not 28x28 grayscale) comes back
+    with no image and ``problem`` saying why: data problems are counted and skipped, not fatal
+    (``--strict`` makes them so). ``keep_raw`` keeps the bytes in the sample.
     """
-    try:
-        label = sample_label(key)
-    except ValueError:
-        return None, -1, key, worker_id(), "outside the <label>/<index>.png layout"
+    worker = worker_id()
+    raw = data if keep_raw else None
+    if label is None:
+        try:
+            label = sample_label(key)
+        except ValueError:
+            return Sample(None, -1, key, worker, OUTSIDE_LAYOUT, index, raw)
+    pixels, problem = _pixels(data)
+    if pixels is None:
+        return Sample(None, label, key, worker, problem, index, raw)
+    tensor = torch.from_numpy(pixels).div_(255.0).sub_(MEAN).div_(STD).unsqueeze(0)
+    return Sample(tensor, label, key, worker, "", index, raw)
+
+
+def _pixels(data: bytes) -> tuple[np.ndarray | None, str]:
+    """``(pixels, "")`` of a 28x28 PNG as float grayscale, or ``(None, why)`` when ``data`` is not one."""
     if not data:
-        return None, label, key, worker_id(), "empty object"
+        return None, "empty object"
     try:
         with Image.open(io.BytesIO(data)) as image:
             if image.format != "PNG":
-                return None, label, key, worker_id(), f"{image.format} image, not PNG"
+                return None, f"{image.format} image, not PNG"
             pixels = np.asarray(image.convert("L"), dtype=np.float32)
     except (OSError, ValueError, SyntaxError) as exc:
-        return None, label, key, worker_id(), f"not a readable PNG ({exc})"
+        return None, f"not a readable PNG ({exc})"
     if pixels.shape != SHAPE:
-        return None, label, key, worker_id(), f"{pixels.shape[0]}x{pixels.shape[1]} image, not 28x28"
-    tensor = torch.from_numpy(pixels).div_(255.0).sub_(MEAN).div_(STD).unsqueeze(0)
-    return tensor, label, key, worker_id(), ""
+        return None, f"{pixels.shape[0]}x{pixels.shape[1]} image, not 28x28"
+    return pixels, ""
 
 
-def collate_samples(
-    batch: list,
-) -> tuple[torch.Tensor, torch.Tensor, list[str], torch.Tensor, list[tuple[str, str]]]:
-    """``(images, labels, keys, workers, problems)``: usable samples stacked, the rest listed.
-
-    ``keys`` and ``workers`` cover every object delivered, usable or not, so the exactly-once
-    check sees them all; ``problems`` holds ``(key, why)`` of the skipped ones.
-    """
-    good = [s for s in batch if s[0] is not None]
-    images = torch.stack([s[0] for s in good]) if good else torch.empty(0, 1, *SHAPE)
-    labels = torch.tensor([s[1] for s in good], dtype=torch.long)
-    keys = [s[2] for s in good] + [s[2] for s in batch if s[0] is None]
-    workers = torch.tensor([s[3] for s in good] + [s[3] for s in batch if s[0] is None], dtype=torch.long)
-    problems = [(s[2], s[4]) for s in batch if s[0] is None]
-    return images, labels, keys, workers, problems
+def collate_samples(batch: list[Sample]) -> Batch:
+    """One :class:`~trainer.sample.Batch`: usable samples stacked, the rest listed."""
+    good = [s for s in batch if s.usable]
+    bad = [s for s in batch if not s.usable]
+    images = torch.stack([s.image for s in good]) if good else torch.empty(0, 1, *SHAPE)
+    labels = torch.tensor([s.label for s in good], dtype=torch.long)
+    keys = [s.key for s in good] + [s.key for s in bad]
+    workers = torch.tensor([s.worker for s in good] + [s.worker for s in bad], dtype=torch.long)
+    problems = [(s.key, s.problem) for s in bad]
+    return Batch(images, labels, keys, workers, problems)
 
 
 class DecodePng:
-    """Transform for the S3 connector's datasets: ``S3Reader`` -> sample.
+    """Transform for the S3 connector's datasets: ``S3Reader`` -> :class:`~trainer.sample.Sample`.
 
-    A class, not a lambda, so DataLoader workers can pickle it.
+    ``labels`` (key -> label, from the plan) spares a parse of each key; ``positions`` (key ->
+    position in the epoch's list of objects) fills each sample's ``index``. A class, not a lambda,
+    so DataLoader workers can pickle it.
     """
 
-    def __call__(self, reader) -> tuple[torch.Tensor | None, int, str, int, str]:
-        return decode_sample(reader.key, read_object(reader))
+    def __init__(
+        self,
+        labels: Mapping[str, int] | None = None,
+        positions: Mapping[str, int] | None = None,
+        *,
+        keep_raw: bool = False,
+    ):
+        self.labels = labels or {}
+        self.positions = positions or {}
+        self.keep_raw = keep_raw
+
+    def __call__(self, reader) -> Sample:
+        key = reader.key
+        return decode_sample(
+            key,
+            read_object(reader),
+            label=self.labels.get(key),
+            index=self.positions.get(key, UNLISTED),
+            keep_raw=self.keep_raw,
+        )
 
 
 class ReadObject:

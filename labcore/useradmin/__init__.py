@@ -1,29 +1,23 @@
 """The admin side of least privilege, one module per store: who may make the trainer's user, and how.
 
-The lab's policy (``labcore.access``) is the same everywhere; how a store is told about it is not:
+The lab's policy (``labcore.policy``) is the same everywhere; how a store is told about it is not:
 MinIO has its own admin API, SeaweedFS serves AWS IAM's query API on its S3 port, VersityGW takes
-bucket policies, Garage grants whole buckets to keys through its own admin API. Each
-backend offers the same calls, so ``labcore.access`` never asks which store it talks to.
+bucket policies, Garage grants whole buckets to keys through its own admin API. Each backend
+offers the same calls, so ``labcore.access`` never asks which store it talks to. ``BACKENDS`` has
+one per store of ``labcore.stores.STORES``, by the same name.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable, Collection
+from typing import Protocol
 
-from labcore.errors import StoreError
-
-if TYPE_CHECKING:
-    from labcore.settings import Settings
-
-
-class AdminApiError(StoreError):
-    """A store's admin API refused a call: one line for the user, and the store's own ``code``
-    (``EntityAlreadyExists``, ``NoSuchAccessKey``, ...) for the backend to decide on."""
-
-    def __init__(self, line: str, code: str):
-        super().__init__(line)
-        self.code = code
+from labcore.errors import ConfigError
+from labcore.settings import Settings
+from labcore.useradmin.garage import GarageUserAdmin
+from labcore.useradmin.iam import IamUserAdmin
+from labcore.useradmin.minio import MinioUserAdmin
+from labcore.useradmin.versitygw import VersityUserAdmin
 
 
 class UserAdmin(Protocol):
@@ -49,20 +43,20 @@ class UserAdmin(Protocol):
         """
 
 
+# The backend of each store, by its name in labcore.stores.STORES (a unit test holds the two equal).
+BACKENDS: dict[str, Callable[[Settings], UserAdmin]] = {
+    "minio": MinioUserAdmin,
+    "seaweedfs": IamUserAdmin,
+    "versitygw": VersityUserAdmin,
+    "garage": GarageUserAdmin,
+}
+
+
 def user_admin(settings: Settings) -> UserAdmin:
     """The backend for ``settings.store``, signed with the admin keys (``MINIO_*``)."""
-    if settings.store == "seaweedfs":
-        from labcore.useradmin.iam import IamUserAdmin
-
-        return IamUserAdmin(settings)
-    if settings.store == "garage":
-        from labcore.useradmin.garage import GarageUserAdmin
-
-        return GarageUserAdmin(settings)
-    if settings.store == "versitygw":
-        from labcore.useradmin.versitygw import VersityUserAdmin
-
-        return VersityUserAdmin(settings)
-    from labcore.useradmin.minio import MinioUserAdmin
-
-    return MinioUserAdmin(settings)
+    backend = BACKENDS.get(settings.store)
+    if backend is None:
+        raise ConfigError(
+            f"STORE={settings.store!r} has no user admin in labcore.useradmin: use one of {', '.join(BACKENDS)}"
+        )
+    return backend(settings)

@@ -14,9 +14,8 @@ from collections.abc import Collection
 from urllib.parse import urlencode
 
 from labcore.clients import http_pool
-from labcore.errors import ConfigError, StoreError
+from labcore.errors import AdminApiError, ConfigError, StoreError
 from labcore.settings import Settings
-from labcore.useradmin import AdminApiError
 
 # Imported secrets: 16+ printable ASCII characters (entrypoint.sh of the lab's Garage image).
 _SECRET = re.compile(r"^[!-~]{16,}$")
@@ -57,6 +56,7 @@ class GarageUserAdmin:
         return json.loads(text) if text.strip() else {}
 
     def check_keys(self, user: str, secret: str) -> None:
+        # The key id has Garage's form already: settings check it when read (Store.key_id_binds_admin).
         if not _SECRET.match(secret):
             raise ConfigError(
                 "Garage takes secrets of 16 or more printable characters without spaces: change "

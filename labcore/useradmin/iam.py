@@ -9,20 +9,17 @@ its filer, so they survive a restart.
 from __future__ import annotations
 
 import json
-import re
 import xml.etree.ElementTree as ET
 from collections.abc import Collection
 from urllib.parse import urlencode
 
-from labcore.access import POLICY_PREFIX, is_lab_policy_name
 from labcore.clients import http_pool, sdk_endpoint
-from labcore.errors import ConfigError, StoreError
+from labcore.errors import AdminApiError, ConfigError, StoreError
+from labcore.policy import POLICY_PREFIX, is_lab_policy_name
 from labcore.settings import Settings
-from labcore.useradmin import AdminApiError
+from labcore.stores import STORES
 from labcore.useradmin.signed import signed_request
 
-# SeaweedFS's rules for caller-supplied keys (weed/iam/validation.go).
-_KEY_ID = re.compile(r"^[A-Za-z0-9]{4,128}$")
 _NS = {"iam": "https://iam.amazonaws.com/doc/2010-05-08/"}
 
 
@@ -31,6 +28,7 @@ class IamUserAdmin:
 
     def __init__(self, settings: Settings):
         self._endpoint = sdk_endpoint(settings, "minio")
+        self._store = STORES[settings.store]
         self._region = settings.aws_region
         self._http = http_pool(2)
 
@@ -86,9 +84,10 @@ class IamUserAdmin:
         return rights + [f"group {g}" for g in self._groups(user)]
 
     def check_keys(self, user: str, secret: str) -> None:
-        if not _KEY_ID.match(user) or not 8 <= len(secret) <= 128:
+        # The secret's rule is SeaweedFS's too (weed/iam/validation.go), for caller-supplied keys.
+        if not self._store.takes_key_id(user) or not 8 <= len(secret) <= 128:
             raise ConfigError(
-                f"{self._endpoint.server} takes trainer keys of 4-128 letters and digits (AWS_ACCESS_KEY_ID="
+                f"{self._endpoint.server} takes trainer keys of {self._store.key_id_hint} (AWS_ACCESS_KEY_ID="
                 f"{user!r}) with a secret of 8-128 characters: change them in .env, e.g. AWS_ACCESS_KEY_ID=labtrainer"
             )
 

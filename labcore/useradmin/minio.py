@@ -9,10 +9,11 @@ from minio.credentials import StaticProvider
 from minio.error import MinioAdminException
 from minio.minioadmin import MinioAdmin
 
-from labcore.access import POLICY_PREFIX, is_lab_policy_name
 from labcore.clients import http_pool, sdk_endpoint
 from labcore.errors import ConfigError
+from labcore.policy import POLICY_PREFIX, is_lab_policy_name
 from labcore.settings import Settings
+from labcore.stores import STORES
 
 
 class MinioUserAdmin:
@@ -29,11 +30,12 @@ class MinioUserAdmin:
             http_client=http_pool(4),
         )
         self._bucket = settings.bucket
+        self._store = STORES["minio"]
 
     def check_keys(self, user: str, secret: str) -> None:
-        if len(secret) < 8 or not 3 <= len(user) <= 20:
+        if len(secret) < 8 or not self._store.takes_key_id(user):
             raise ConfigError(
-                "AWS_ACCESS_KEY_ID must be 3-20 characters and AWS_SECRET_ACCESS_KEY at least 8 for MinIO to "
+                f"AWS_ACCESS_KEY_ID must be {self._store.key_id_hint} and AWS_SECRET_ACCESS_KEY at least 8 for MinIO to "
                 "create the trainer user: change them in .env"
             )
 

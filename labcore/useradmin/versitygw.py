@@ -21,9 +21,9 @@ from xml.sax.saxutils import escape
 
 from minio.error import S3Error
 
-from labcore.access import POLICY_PREFIX, is_lab_policy_name
 from labcore.clients import http_pool, minio_client, sdk_endpoint
 from labcore.errors import ConfigError, StoreError
+from labcore.policy import POLICY_PREFIX, is_lab_policy_name
 from labcore.settings import Settings
 from labcore.useradmin.signed import signed_request
 

@@ -130,7 +130,7 @@ def test_snowball_seeding(store, source, bucket, tmp_path):
 
 
 @pytest.mark.capability("least privilege (trainer user and prefix policy)")
-def test_trainer_keys_are_confined(store, seeded, bucket):
+def test_trainer_keys_are_confined_on_each_store(store, seeded, bucket):
     """The trainer's keys may read the dataset and write checkpoints/ and runs/, nothing else.
 
     The checks run on every store. Where the store grants per bucket only (Garage), the trainer's
@@ -297,12 +297,12 @@ def test_an_account_that_is_not_the_labs_is_refused_untouched_or_adopted(
 def test_loader_throughput(store, seeded, samples, request):
     """The bench's own loader passes on this store (2 workers, one pass): reported in the matrix's JSON."""
     from labcore.clients import minio_client
-    from trainer.bench.loaders import Plan, list_split, run_loaders
+    from trainer.bench.loaders import Plan, list_bench_split, run_loaders
     from trainer.connector import export_credentials
 
     settings = load_settings(environ=seeded)
     client = minio_client(settings, convention="s3")
-    data = list_split(client, settings, "train", shards=True)
+    data = list_bench_split(client, settings, "train", shards=True)
     export_credentials(settings)
     loaders = ["s3iter", "s3iter@8", "map", "shards"]
     results = run_loaders(

@@ -10,8 +10,8 @@ import pytest
 from minio import Minio
 from minio.error import S3Error
 
-from labcore.access import trainer_policy, trainer_policy_name
 from labcore.clients import minio_client
+from labcore.policy import trainer_policy, trainer_policy_name
 from labcore.settings import load_settings
 from tests.conftest import assert_one_line_error, run_module
 

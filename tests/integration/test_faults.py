@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import signal
 import socket
 import subprocess
 import time
@@ -17,7 +16,7 @@ from labcore.png import decode_png
 from labcore.settings import load_settings
 from labcore.sources import load_split
 from seeder.upload import seed
-from tests.conftest import run_module, spawn, wait_for
+from tests.conftest import kill_when, run_module, spawn, wait_for
 from tests.integration.conftest import server_env, start_minio
 
 
@@ -35,19 +34,15 @@ def test_seeder_killed_mid_upload_converges(make_dataset, lab_env, tmp_path):
 
     args = ["--source", str(directory), "--splits", "train", "--workers", "2", "--no-progress"]
     process = spawn("seeder", args, lab_env, tmp_path)
-    try:
-        wait_for(
-            lambda: (
-                client.bucket_exists(settings.bucket)
-                and sum(1 for _ in client.list_objects(settings.bucket, "mnist/", recursive=True)) >= 300
-            ),
-            timeout=120,
-            what="300 uploaded objects",
-        )
-        process.send_signal(signal.SIGKILL)
-    finally:
-        process.wait(timeout=60)
-    assert process.returncode == -signal.SIGKILL
+    kill_when(
+        process,
+        lambda: (
+            client.bucket_exists(settings.bucket)
+            and sum(1 for _ in client.list_objects(settings.bucket, "mnist/", recursive=True)) >= 300
+        ),
+        timeout=120,
+        what="300 uploaded objects",
+    )
     partial = listing(client, settings.bucket)
     assert 300 <= len(partial) < len(wanted), "killed mid-upload"
     # Every object that is visible is complete: its pixels are the source's.

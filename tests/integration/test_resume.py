@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import signal
 
 import pytest
 
@@ -12,7 +11,7 @@ from labcore.clients import minio_client
 from labcore.settings import load_settings
 from labcore.sources import load_split
 from seeder.upload import seed
-from tests.conftest import assert_one_line_error, run_module, spawn, wait_for
+from tests.conftest import assert_one_line_error, kill_when, run_module, spawn
 
 TRAIN = 1500
 # A small shuffle buffer so the kill meets reads in flight, not a worker that read everything up front.
@@ -40,19 +39,15 @@ def test_sigkill_mid_epoch_then_resume(make_dataset, lab_env, tmp_path):
     client = seeded_client(make_dataset, lab_env)
     bucket = lab_env["BUCKET"]
     process = spawn("trainer", [*ARGS, "--run-id", "killed"], lab_env, tmp_path)
-    try:
-        wait_for(
-            lambda: any(
-                o.object_name.endswith("epoch-001-step-000010.pt")
-                for o in client.list_objects(bucket, prefix="checkpoints/killed/")
-            ),
-            timeout=300,
-            what="the second checkpoint of epoch 1",
-        )
-        process.send_signal(signal.SIGKILL)
-    finally:
-        process.wait(timeout=60)
-    assert process.returncode == -signal.SIGKILL
+    kill_when(
+        process,
+        lambda: any(
+            o.object_name.endswith("epoch-001-step-000010.pt")
+            for o in client.list_objects(bucket, prefix="checkpoints/killed/")
+        ),
+        timeout=300,
+        what="the second checkpoint of epoch 1",
+    )
     pointer = json.loads(client.get_object(bucket, "checkpoints/killed/latest.json").read())
     assert pointer["step"] % 5 == 0 and pointer["key"].endswith(".pt")
     assert pointer["epoch"] == 1 and pointer["step"] < TRAIN // 10, "killed mid-epoch"

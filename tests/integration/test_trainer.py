@@ -46,7 +46,7 @@ def test_short_run_learns_and_saves_its_outputs(make_dataset, lab_env, tmp_path)
     steps = -(-401 // 16)
     assert [len(e["series"]) for e in metrics["per_epoch"]] == [steps] * 3
     assert [p[0] for p in metrics["per_epoch"][0]["series"]] == list(range(1, steps + 1))
-    fetched = run_module("trainer.report", ["--out", str(tmp_path / "results")], lab_env, tmp_path)
+    fetched = run_module("trainer.run_report", ["--out", str(tmp_path / "results")], lab_env, tmp_path)
     assert fetched.returncode == 0, fetched.stderr
     with Image.open(tmp_path / "results" / "short-report.png") as image:
         assert image.format == "PNG" and image.size == (1200, 750)

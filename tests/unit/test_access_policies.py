@@ -1,4 +1,4 @@
-"""labcore.access and the store backends: the lab's policy names, reading its grants back, and
+"""labcore.policy, labcore.access and the store backends: the lab's policy names, reading its grants back, and
 whose account the trainer's keys name (each backend against canned answers of its store)."""
 
 from __future__ import annotations
@@ -8,16 +8,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from labcore.access import (
-    check_account,
+import labcore.access
+from labcore.access import check_account, ensure_trainer_user
+from labcore.errors import ConfigError
+from labcore.policy import (
     dataset_of,
     earlier_policy_name,
-    ensure_trainer_user,
     is_lab_policy_name,
     trainer_policy,
     trainer_policy_name,
 )
-from labcore.errors import ConfigError
 from labcore.settings import load_settings
 from labcore.useradmin.versitygw import _kept
 
@@ -140,9 +140,7 @@ class RecordingAdmin:
 
 
 def seed_grant(monkeypatch, admin: RecordingAdmin, **env: str) -> list:
-    import labcore.useradmin
-
-    monkeypatch.setattr(labcore.useradmin, "user_admin", lambda settings: admin)
+    monkeypatch.setattr(labcore.access, "user_admin", lambda settings: admin)
     ensure_trainer_user(load_settings(environ={**BASE, **env}))
     return admin.grants
 

@@ -6,8 +6,8 @@ import pytest
 
 from trainer.bench.ceiling import Ceiling, parse_wrk
 from trainer.bench.loaders import default_loaders, parse_loader
-from trainer.bench.report import best_rates, loader_checks, training_checks
 from trainer.bench.training import TrainRun, run_plan
+from trainer.bench.verdicts import best_rates, loader_checks, training_checks
 
 WRK_OK = """Running 5s test @ http://127.0.0.1:9000
   2 threads and 16 connections

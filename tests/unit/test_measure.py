@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from trainer.measure import TreeMonitor, label_entropy, measure_pass, tree_rss_mb
+from trainer.sample import Batch
 
 
 def test_label_entropy():
@@ -38,7 +39,10 @@ def test_children_count_towards_memory():
 
 
 def test_a_pass_reports_samples_mixing_and_peak():
-    batches = [(None, [0, 1, 2, 3], ["a", "b", "c", "d"]), (None, [5, 5, 5, 5], ["e", "f", "g", "h"])]
+    batches = [
+        Batch(None, [0, 1, 2, 3], ["a", "b", "c", "d"], None, []),
+        Batch(None, [5, 5, 5, 5], ["e", "f", "g", "h"], None, []),
+    ]
     done = measure_pass(lambda: iter(batches))
     assert done.samples == 8
     assert done.entropy_bits == pytest.approx((2.0 + 0.0) / 2)

@@ -19,7 +19,7 @@ def closed_port() -> int:
         return s.getsockname()[1]
 
 
-def test_help_reads_well(tmp_path):
+def test_seeder_help_reads_well(tmp_path):
     result = run_module("seeder", ["--help"], {}, tmp_path)
     assert result.returncode == 0
     for flag in ("--source", "--limit", "--bucket", "--workers", "--prune", "SEED_SOURCE"):
@@ -68,7 +68,7 @@ def test_bad_flags_are_usage_errors(tmp_path):
         (["--bucket", "Bad_Bucket"], r"BUCKET='Bad_Bucket' is not a valid bucket name"),
     ],
 )
-def test_flags_go_through_the_settings_validation(tmp_path, flags, pattern):
+def test_seeder_flags_go_through_the_settings_validation(tmp_path, flags, pattern):
     """Refused in one line before any side effect: the (closed) server is never contacted."""
     env = {**ENV, "MINIO_ENDPOINT": f"127.0.0.1:{closed_port()}"}
     assert_one_line_error(run_module("seeder", flags, env, tmp_path), 2, pattern)

@@ -7,9 +7,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from labcore.access import trainer_access
 from labcore.errors import ConfigError
-from labcore.settings import load_settings
-from labcore.stores import STORES, get_counter, trainer_access
+from labcore.metrics import get_counter
+from labcore.settings import Settings, load_settings
+from labcore.stores import STORES
+from labcore.useradmin import BACKENDS, user_admin
 
 REPO = Path(__file__).resolve().parents[2]
 BASE = {
@@ -57,12 +60,41 @@ def test_garage_with_an_admin_token_keeps_the_trainer_keys_for_a_per_bucket_gran
     assert "t" * 20 not in repr(settings)  # a secret, like the keys
 
 
-def test_seaweedfs_refuses_a_trainer_key_id_it_cannot_take_in_one_line():
-    from labcore.useradmin import user_admin
+def test_every_store_has_one_user_admin_backend_and_an_unknown_one_fails_in_one_line():
+    assert set(BACKENDS) == set(STORES)
+    with pytest.raises(
+        ConfigError, match=r"^STORE='ceph' has no user admin in labcore.useradmin: use one of minio, "
+    ):
+        user_admin(Settings(store="ceph"))
 
+
+def test_seaweedfs_refuses_a_trainer_key_id_it_cannot_take_in_one_line():
     settings = load_settings(environ={**BASE, "STORE": "seaweedfs", "AWS_ACCESS_KEY_ID": "lab-trainer"})
     with pytest.raises(ConfigError, match=r"SeaweedFS takes trainer keys of 4-128 letters and digits"):
         user_admin(settings).check_keys(settings.aws_access_key_id, settings.aws_secret_access_key)
+
+
+@pytest.mark.parametrize(
+    ("store", "taken", "refused"),
+    [
+        ("minio", ["abc", "a" * 20, "lab-trainer"], ["ab", "a" * 21]),
+        ("seaweedfs", ["labtrainer", "a" * 128], ["lab-trainer", "abc", "a" * 129, "labtrainer\n"]),
+        ("garage", ["lab-admin", "a.b_c-d1"], ["labtr", "lab admin", "lab-admin\n"]),
+        ("versitygw", ["x", "any thing"], []),
+    ],
+)
+def test_each_stores_key_id_rule_is_one_pattern_on_its_record(store, taken, refused):
+    assert all(STORES[store].takes_key_id(key) for key in taken)
+    assert not any(STORES[store].takes_key_id(key) for key in refused)
+
+
+def test_minio_refuses_a_trainer_key_id_of_more_than_20_characters_in_one_line():
+    settings = load_settings(environ={**BASE, "MINIO_ENDPOINT": "127.0.0.1:9"})
+    user_admin(settings).check_keys("a" * 20, "lab-trainer-secret")
+    with pytest.raises(
+        ConfigError, match=r"^AWS_ACCESS_KEY_ID must be 3-20 characters and AWS_SECRET_ACCESS_KEY"
+    ):
+        user_admin(settings).check_keys("a" * 21, "lab-trainer-secret")
 
 
 def test_garage_key_ids_have_their_own_rule():

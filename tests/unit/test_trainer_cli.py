@@ -13,7 +13,7 @@ ENV = {
 }
 
 
-def test_help_reads_well(tmp_path):
+def test_trainer_help_reads_well(tmp_path):
     result = run_module("trainer", ["--help"], {}, tmp_path)
     assert result.returncode == 0
     for text in (
@@ -57,7 +57,7 @@ def test_unreachable_endpoint(tmp_path):
         (["--lr", "0"], r"LR=0 is out of range"),
     ],
 )
-def test_flags_go_through_the_settings_validation(tmp_path, flags, pattern):
+def test_trainer_flags_go_through_the_settings_validation(tmp_path, flags, pattern):
     """A flag is checked like its variable, before any server is used (the endpoint is closed)."""
     env = {**ENV, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{closed_port()}"}
     assert_one_line_error(run_module("trainer", flags, env, tmp_path), 2, pattern)

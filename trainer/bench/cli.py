@@ -11,11 +11,18 @@ from pathlib import Path
 
 from labcore.cli import run
 from labcore.clients import minio_client, store_errors
+from labcore.metrics import get_counter
 from labcore.settings import LOADERS, MINIO_VARS, S3_VARS, load_settings
-from labcore.stores import get_counter
-from trainer.bench import report
+from trainer.bench import verdicts
 from trainer.bench.ceiling import measure_ceiling
-from trainer.bench.loaders import ALL_LOADERS, Plan, default_loaders, list_split, parse_loader, run_loaders
+from trainer.bench.loaders import (
+    ALL_LOADERS,
+    Plan,
+    default_loaders,
+    list_bench_split,
+    parse_loader,
+    run_loaders,
+)
 from trainer.bench.training import train_runs
 
 PROG = "python -m trainer.bench"
@@ -109,7 +116,7 @@ def _main(argv: list[str]) -> int:
     warnings.filterwarnings("ignore", message="This DataLoader will create")
     log = partial(print, flush=True)
     client = minio_client(settings, convention="s3")
-    data = list_split(client, settings, args.split, shards="shards" in loaders)
+    data = list_bench_split(client, settings, args.split, shards="shards" in loaders)
     export_credentials(settings)
     gets = get_counter(settings)  # None where the store keeps no request counts
     results = run_loaders(settings, client, data, loaders, plan, gets, log)
@@ -123,12 +130,12 @@ def _main(argv: list[str]) -> int:
     runs = train_runs(settings, client, train, args.seeds, stamp, env_file=args.env_file, log=log)
 
     rows = [r.row() for r in results]
-    checks = report.loader_checks(rows, ceiling) + report.training_checks(runs, settings.loader)
-    report.print_tables(rows, ceiling, runs, checks)
+    checks = verdicts.loader_checks(rows, ceiling) + verdicts.training_checks(runs, settings.loader)
+    verdicts.print_tables(rows, ceiling, runs, checks)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     json_path, png_path = out / f"bench-{stamp}.json", out / f"bench-{stamp}.png"
-    report.write_json(
+    verdicts.write_json(
         json_path,
         {
             "stamp": stamp,
@@ -143,7 +150,7 @@ def _main(argv: list[str]) -> int:
             "targets": [vars(c) for c in checks],
         },
     )
-    report.chart(rows, ceiling, png_path)
+    verdicts.chart(rows, ceiling, png_path)
     with store_errors(settings, "s3"):
         for path, kind in ((json_path, "application/json"), (png_path, "image/png")):
             client.fput_object(

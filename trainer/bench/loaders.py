@@ -80,7 +80,7 @@ class Result:
 
 
 class LocalPngs:
-    """The same decode over PNG files on local disk, as a map-style dataset."""
+    """The same decode over PNG files on local disk, as a map-style dataset (``index``: ``i``)."""
 
     def __init__(self, root: Path, keys: list[str]):
         self.root = root
@@ -93,7 +93,7 @@ class LocalPngs:
         from trainer.transforms import decode_sample
 
         key = self.keys[i]
-        return decode_sample(key, (self.root / key).read_bytes())
+        return decode_sample(key, (self.root / key).read_bytes(), index=i)
 
 
 def _download(client, settings: Settings, keys: list[str], root: Path) -> None:
@@ -145,12 +145,15 @@ def loader_factory(
 def _local_loader(root: Path, keys: list[str], batch_size: int, workers: int):
     from torch.utils.data import DataLoader
 
-    return lambda: DataLoader(LocalPngs(root, keys), batch_size=batch_size, num_workers=workers)
+    from trainer.transforms import collate_samples
+
+    dataset = LocalPngs(root, keys)
+    return lambda: DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=collate_samples)
 
 
 @dataclass
-class Split:
-    """What the bench reads: the split's objects and its shards, listed once."""
+class BenchSplit:
+    """What the bench reads: the split's objects and its shards with their sizes, listed once."""
 
     name: str
     sizes: dict[str, int]  # key -> bytes of every object under the split's prefix
@@ -162,14 +165,14 @@ class Split:
         return sorted(self.sizes)
 
 
-def list_split(client, settings: Settings, split: str, *, shards: bool) -> Split:
-    """The split's objects (and, with ``shards``, its shards); ``DataError`` when it has none."""
+def list_bench_split(client, settings: Settings, split: str, *, shards: bool) -> BenchSplit:
+    """The split's objects and their sizes (and, with ``shards``, its shards); ``DataError`` when it has none."""
     from trainer.planning import plan_split
 
     prefix = split_prefix(settings.data_prefix, split)
     with store_errors(settings, "s3"):
         sizes = {o.object_name: o.size for o in client.list_objects(settings.bucket, prefix, recursive=True)}
-        found = Split(split, sizes)
+        found = BenchSplit(split, sizes)
         if shards:
             found.shard_keys = plan_split(client, settings, split, shards=True).shard_keys
             listed = client.list_objects(
@@ -194,7 +197,7 @@ class Plan:
 def run_loaders(
     settings: Settings,
     client,
-    data: Split,
+    data: BenchSplit,
     loaders: list[str],
     plan: Plan,
     gets: Callable[[], int] | None,
@@ -225,7 +228,7 @@ def run_loaders(
 
 
 def _run_one(
-    settings: Settings, data: Split, loader: str, workers: int, plan: Plan, root: Path, gets
+    settings: Settings, data: BenchSplit, loader: str, workers: int, plan: Plan, root: Path, gets
 ) -> Result:
     seconds: list[float] = []
     requests: int | None = None

@@ -1,4 +1,4 @@
-"""A training run at a glance: ``report.png`` beside ``metrics.json``, and ``python -m trainer.report``.
+"""A training run at a glance: ``report.png`` beside ``metrics.json``, and ``python -m trainer.run_report``.
 
 Four panels, from the run's metrics: loss per step (with each epoch's mean), accuracy per step and
 train/test accuracy per epoch, samples/s with the time split into waiting for data and computing,
@@ -122,9 +122,9 @@ def _spread(ax, last: dict) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """``python -m trainer.report``: fetch a run's report and metrics to a local folder."""
+    """``python -m trainer.run_report``: fetch a run's report and metrics to a local folder."""
     parser = argparse.ArgumentParser(
-        prog="python -m trainer.report",
+        prog="python -m trainer.run_report",
         description="Copy report.png and metrics.json of a training run from s3://$BUCKET/runs/<run-id>/ "
         "to a local folder (default: the run that finished last).",
     )
@@ -165,7 +165,7 @@ def _latest(client, bucket: str) -> str | None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point."""
-    run("python -m trainer.report", lambda: _main(argv if argv is not None else sys.argv[1:]))
+    run("python -m trainer.run_report", lambda: _main(argv if argv is not None else sys.argv[1:]))
 
 
 if __name__ == "__main__":

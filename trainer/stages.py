@@ -1,0 +1,45 @@
+"""A loader is a chain of stages, and the epoch reaches every one of them by one path.
+
+Each stage is an ``IterableDataset`` over its ``source`` (the stage before it, or nothing when it
+is the first). ``set_epoch`` records the epoch and hands it on to the source, so the stage that
+orders the objects (a permutation, a shuffle buffer) learns it however many stages sit on top.
+A dataset of the connector's own, whose order does not depend on the epoch, joins a chain as
+:class:`SameEveryEpoch`; a sampler learns the epoch by the same method.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Protocol
+
+from torch.utils.data import IterableDataset
+
+
+class EpochAware(Protocol):
+    """A dataset or sampler told the epoch before each pass over it."""
+
+    def set_epoch(self, epoch: int) -> None: ...
+
+
+class Stage(IterableDataset):
+    """One stage of a loader: iterates ``source`` (``None`` for the first stage) and knows the epoch."""
+
+    def __init__(self, source: EpochAware | None = None):
+        self.source = source
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        if self.source is not None:
+            self.source.set_epoch(epoch)
+
+
+class SameEveryEpoch(Stage):
+    """A dataset whose order is the same every epoch (the connector's ``from_prefix``), as a stage."""
+
+    def __init__(self, dataset: Iterable):
+        super().__init__()
+        self.dataset = dataset
+
+    def __iter__(self) -> Iterator:
+        return iter(self.dataset)
