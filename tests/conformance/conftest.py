@@ -46,6 +46,7 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "capability(name): a column of the compatibility matrix")
+    config.addinivalue_line("markers", "only_stores(*names): run the test on these stores only")
     config._compat = {}  # (store, capability) -> {"status", "detail"}
     config._compat_extra = {}  # store -> {"throughput": ..., "image": ...}
 
@@ -61,7 +62,12 @@ def chosen_stores(config) -> list[str]:
 
 def pytest_generate_tests(metafunc):
     if "store" in metafunc.fixturenames:
-        metafunc.parametrize("store", chosen_stores(metafunc.config), indirect=True, scope="session")
+        names = chosen_stores(metafunc.config)
+        # @pytest.mark.only_stores(...): a check about one store's own files runs on that store only.
+        only = metafunc.definition.get_closest_marker("only_stores")
+        if only is not None:
+            names = [n for n in names if n in only.args]
+        metafunc.parametrize("store", names, indirect=True, scope="session")
 
 
 @dataclass

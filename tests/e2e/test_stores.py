@@ -55,8 +55,9 @@ def test_on_garage_the_trainer_holds_keys_garage_knows(token):
     import os
     import subprocess
 
-    env = {**os.environ, "STORE_ADMIN_TOKEN": token}
-    env.pop("MAKEFLAGS", None)
+    # Only what make and Compose need: settings left in this process's environment by other tests
+    # (AWS_* among them) would win over .env.
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), "STORE_ADMIN_TOKEN": token}
     planned = subprocess.run(
         ["make", "-C", str(REPO), "-n", "train", "STORE=garage"], env=env, capture_output=True, text=True
     )
