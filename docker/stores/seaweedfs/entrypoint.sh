@@ -71,7 +71,10 @@ JSON
 # gone), more than docker stop's 10 s: give the service `stop_grace_period: 30s` in Compose.
 # After a restart with existing volumes the master refuses new writes for its 15 s warm-up
 # (3 heartbeats, not configurable): the first PUT waits for it, then succeeds.
+# Every bucket is a collection with volumes of its own, grown 7 at a time: the default limit of 8
+# volumes left new buckets unwritable ("Not enough data nodes found", 500 on PUT) once the
+# conformance suite had made a few dozen. Volumes are sparse files, so a high limit costs little.
 exec weed server -dir=/data -ip=127.0.0.1 -ip.bind=127.0.0.1 -master.electionTimeout=2s \
-  -volume.preStopSeconds=1 \
+  -volume.preStopSeconds=1 -volume.max=1000 \
   -s3 -s3.port=9000 -s3.ip.bind=0.0.0.0 -s3.config="$config" \
   -s3.iam.readOnly=false -s3.port.iceberg=0 -s3.port.lance=0 -s3.autoCreateBucket=false
