@@ -206,14 +206,15 @@ base-image: ## build a local Python base image with debootstrap (no registry nee
 venv: $(VENV)/.installed ## create .venv with the project, torch and the test tools
 
 # torch first, by version from its index (outside the lock), then everything else from the
-# hashed lock without resolving again, then the project itself; pip check proves they fit.
+# hashed lock without resolving again, then the project itself; the check proves they fit. uv
+# (pinned, scripts/uv.sh) installs them: from its cache a re-install links files in seconds.
 $(VENV)/.installed: pyproject.toml locks/dev.txt .env
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q --index-url "$$TORCH_INDEX_URL" --extra-index-url https://pypi.org/simple "torch==$(TORCH_VERSION)"
-	$(VENV)/bin/pip install -q --require-hashes --no-deps -r locks/dev.txt
-	$(VENV)/bin/pip install -q --no-deps -e .
-	$(VENV)/bin/pip check
+	@uv=$$(bash scripts/uv.sh) && set -x && \
+	$$uv pip install -q --python $(VENV)/bin/python --index-url "$$TORCH_INDEX_URL" --extra-index-url https://pypi.org/simple "torch==$(TORCH_VERSION)" && \
+	$$uv pip install -q --python $(VENV)/bin/python --require-hashes --no-deps -r locks/dev.txt && \
+	$$uv pip install -q --python $(VENV)/bin/python --no-deps -e . && \
+	$$uv pip check --python $(VENV)/bin/python
 	@touch $@
 
 lock: ## rewrite the hashed dependency locks in locks/ from pyproject.toml (UPGRADE=1: newest versions)
@@ -235,5 +236,9 @@ integration: venv ## integration tests against a real MinIO container
 e2e: venv ## end-to-end tests: build the images and run the Compose stack
 	$(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS)
 
-test: lint lock-check ## everything CI runs: lint, unit, integration and end-to-end tests
-	$(VENV)/bin/pytest tests $(PYTEST_ARGS)
+# The whole suite on TEST_WORKERS pytest-xdist workers (TEST_WORKERS=0: one process). Most tests
+# wait on servers and containers, so a worker per core and one more keep 2 cores busy; a test
+# module (the Compose tests together) stays on one worker, in the order tests/conftest.py gives.
+TEST_WORKERS ?= 3
+test: lint lock-check ## everything CI runs: lint, unit, integration and end-to-end tests (TEST_WORKERS=3)
+	$(VENV)/bin/pytest tests $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder) $(PYTEST_ARGS)

@@ -38,7 +38,8 @@ def main(phases_tsv: str, junit_xml: str) -> None:
     if not junit.is_file():
         print("\n(no test report: make test stopped before pytest wrote one)")
         return
-    print("\n| test folder | tests | time |\n| --- | ---: | ---: |")
+    # Workers run side by side, so these add up to more than the make test phase took.
+    print("\n| test folder | tests | time (summed over workers) |\n| --- | ---: | ---: |")
     for folder, (seconds, count) in folder_times(junit).items():
         print(f"| {folder} | {count} | {minutes(seconds)} |")
 

@@ -16,6 +16,7 @@
 #
 # Usage: build-minio-image.sh            -> prints the image tag it built or found
 #        build-minio-image.sh --tag      -> prints the tag this checkout builds, builds nothing
+#        build-minio-image.sh --compile  -> only compiles the binaries into the cache (host Go)
 # Env:   BASE_IMAGE (runtime base, default debian:bookworm-slim), GOBIN_DIR (binary cache),
 #        GO_IMAGE (Go builder image when the host has no Go), EXTRA_CA_CERTS (CAs for that build),
 #        MINIO_LOCAL_IMAGE (the tag the caller expects: refused unless it is this checkout's),
@@ -44,15 +45,31 @@ else
 fi
 tag=minio-torch-lab/minio:$key
 if [ "${1:-}" = --tag ]; then echo "$tag"; exit 0; fi
+# --compile: the binaries into the cache only, no image (CI compiles while the base image is made).
+compile_only=0
+[ "${1:-}" = --compile ] && compile_only=1
 if [ -n "${MINIO_LOCAL_IMAGE:-}" ] && [ "$MINIO_LOCAL_IMAGE" != "$tag" ]; then
   die "MINIO_IMAGE=$MINIO_LOCAL_IMAGE is not this checkout's MinIO build ($tag, keyed to docker/minio/patches): set MINIO_IMAGE=$tag, or remove MINIO_IMAGE from .env.local"
 fi
 
 label_patches=org.minio-torch-lab.minio-patches
-if [ "$(docker image inspect -f "{{ index .Config.Labels \"$label_patches\" }}" "$tag" 2>/dev/null)" = "$key" ]; then
+current() { [ "$(docker image inspect -f "{{ index .Config.Labels \"$label_patches\" }}" "$tag" 2>/dev/null)" = "$key" ]; }
+if [ "$compile_only" = 0 ] && current; then
   log "$tag exists; skipping (docker rmi $tag to rebuild)"
   echo "$tag"
   exit 0
+fi
+mkdir -p "$bindir"
+# One build at a time: test workers (make test runs several) may all ask for the image; the second
+# waits here and then finds it. (flock is Linux's; without it, as on macOS, nothing is serialised.)
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$bindir/.lock"
+  flock 9
+  if [ "$compile_only" = 0 ] && current; then
+    log "$tag was built meanwhile"
+    echo "$tag"
+    exit 0
+  fi
 fi
 labels=(--label "$label_patches=$key" --label "org.minio-torch-lab.minio-advisories=$advisories")
 ldflags="-s -w -X github.com/minio/minio/cmd.Version=2026-02-12T20:18:48Z \
@@ -60,6 +77,7 @@ ldflags="-s -w -X github.com/minio/minio/cmd.Version=2026-02-12T20:18:48Z \
   -X github.com/minio/minio/cmd.CommitID=$key -X github.com/minio/minio/cmd.ShortCommitID=$key"
 
 if ! command -v go >/dev/null 2>&1; then
+  [ "$compile_only" = 0 ] || exit 0  # the Go image compiles inside docker build
   # No Go here: build inside Docker with a Go image (needs a registry), extra CAs included.
   log "no host Go: docker build with ${GO_IMAGE:-golang:1.24-bookworm} (a few minutes the first time)"
   bash "$here/scripts/copy-ca-certs.sh" "${EXTRA_CA_CERTS:-}" >&2
@@ -90,6 +108,7 @@ if [ ! -x "$bindir/mc" ]; then
   GOBIN="$bindir" go install -ldflags "-s -w" "github.com/minio/mc@$MC_MODULE_VERSION"
 fi
 cp "$bindir/mc" "$out/mc"
+[ "$compile_only" = 0 ] || exit 0
 
 log "docker build $tag (base $base)"
 docker build -q -f "$here/docker/minio/Dockerfile" "${labels[@]}" --build-arg "BASE_IMAGE=$base" -t "$tag" "$out" >/dev/null

@@ -89,6 +89,18 @@ build_garage() {
 }
 
 mkdir -p "$bindir"
+# One build at a time per store: test workers (make test runs several) may all ask for the image.
+# The second waits here, then finds the binary and the image current. (flock is Linux's; without
+# it, as on macOS, builds are not serialised, which only matters to parallel callers.)
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$bindir/.lock"
+  flock 9
+  if [ "$(docker image inspect -f "{{ index .Config.Labels \"$label\" }}" "$tag" 2>/dev/null)" = "$stamp" ]; then
+    log "$tag was built meanwhile"
+    echo "$tag"
+    exit 0
+  fi
+fi
 if [ -x "$bindir/$bin" ] && [ "$(cat "$bindir/VERSION" 2>/dev/null)" = "$version" ]; then
   log "using cached $bindir/$bin ($version)"
 else

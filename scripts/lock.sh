@@ -7,13 +7,7 @@
 # Refresh every pin on purpose with: UPGRADE=1 make lock
 set -euo pipefail
 cd "$(dirname "$0")/.."
-UV_VERSION=0.13.9
-tools="${LAB_TOOLS_DIR:-$HOME/.cache/minio-torch-lab/tools-uv-$UV_VERSION}"
-if [ ! -x "$tools/bin/uv" ]; then
-  python3 -m venv "$tools"
-  "$tools/bin/pip" install -q "uv==$UV_VERSION"
-fi
-uv="$tools/bin/uv"
+uv=$(bash scripts/uv.sh)
 
 declare -A extras=(
   [seeder]=""

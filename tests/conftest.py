@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import gzip
 import random
+import socket
 import struct
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from xdist.scheduler import LoadScopeScheduling
 
 from labcore.sources import SPLIT_FILES
 
@@ -72,6 +74,13 @@ def make_dataset(tmp_path: Path) -> Callable[..., tuple[Path, dict[str, list[tup
         return directory, write_dataset(directory, counts, **kwargs)  # type: ignore[arg-type]
 
     return factory
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound once by the OS, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def run_module(module: str, args: list[str], env: dict[str, str], cwd: Path, timeout: float = 300):
@@ -162,3 +171,49 @@ def join_loopback_group(rank: int, world: int, port: int, timeout: float) -> Non
         world_size=world,
         timeout=timedelta(seconds=timeout),
     )
+
+
+# `make test` runs on several pytest-xdist workers (--dist loadscope, with the scheduler below): a
+# group runs on one worker, start to end. Each test module is a group of its own, so that a
+# module-scoped fixture is built once, except where modules share more than that:
+SHARED_GROUPS = {
+    # One `lab` (and one `cluster`) on one set of images, which the bundle test removes.
+    "tests/e2e/": "compose",
+    # One server per store, started once for the session.
+    "tests/conformance/": "conformance",
+}
+# The longest groups go first (.ci/run's closing table gives each test's time), so that no worker
+# starts one of them when the others are nearly done.
+LONGEST_FIRST = (
+    "compose",
+    "tests/integration/test_distributed.py",
+    "tests/integration/test_faults.py",
+    "conformance",
+    "tests/integration/test_resume.py",
+    "tests/integration/test_notebooks.py",
+)
+
+
+def worker_group(nodeid: str) -> str:
+    """The group a test runs in on the workers: its module, or the shared group of its folder."""
+    path = nodeid.split("::", 1)[0]
+    return next((group for prefix, group in SHARED_GROUPS.items() if path.startswith(prefix)), path)
+
+
+class ModuleGroups(LoadScopeScheduling):
+    """xdist's loadscope by module, with the modules of a shared group on one worker.
+
+    (xdist's own loadgroup marks tests by rewriting node IDs, which pytest 9.2 no longer allows.)
+    """
+
+    def _split_scope(self, nodeid: str) -> str:
+        return worker_group(nodeid)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log) -> LoadScopeScheduling | None:
+    return ModuleGroups(config, log) if config.getvalue("dist") == "loadscope" else None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank = {group: i for i, group in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(worker_group(item.nodeid), len(rank)))

@@ -12,6 +12,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
@@ -113,9 +114,10 @@ BUILD_MARKS = ("Building", "Step 1/", "naming to", "Successfully built")
 
 
 def test_an_offline_bundle_runs_the_lab_with_nothing_pulled_or_built(lab, workshop, tmp_path):
-    """make bundle; remove every image; make load; make up, train and workshop build nothing.
+    """make bundle; remove the images; make load; make up, train and workshop build nothing.
 
-    Last in the e2e run, because it removes the images (the bundle puts them back).
+    Last in the Compose tests (one xdist group, tests/conftest.py), because it removes the lab's
+    images (the bundle puts them back).
     """
     from tests.e2e.conftest import OFFLINE_SOURCE
 
@@ -129,7 +131,46 @@ def test_an_offline_bundle_runs_the_lab_with_nothing_pulled_or_built(lab, worksh
 
     assert lab.make("clean").returncode == 0
     minio = lab.env["MINIO_IMAGE"]
-    subprocess.run(["docker", "rmi", minio, *IMAGES], capture_output=True, text=True, check=True)
+    # The bundle holds each image under its name, with the very layers of the local one.
+    assert saved_images(bundles[0]) == {image: image_id(image) for image in (minio, *IMAGES)}
+    # Tests on other workers run MinIO servers from its image, which Docker will not delete under
+    # them: its name goes (a second name keeps the layers) and the bundle must bring it back. The
+    # lab's own images go completely, so the bundle must bring all of them.
+    keep = f"mtl-bundle-test/keep:{uuid.uuid4().hex[:8]}"
+    subprocess.run(["docker", "tag", minio, keep], check=True)
+    try:
+        subprocess.run(["docker", "rmi", minio, *IMAGES], capture_output=True, text=True, check=True)
+        run_offline(lab, bundles[0], tmp_path)
+    finally:
+        subprocess.run(["docker", "tag", keep, minio], capture_output=True)
+        subprocess.run(["docker", "rmi", keep], capture_output=True)
+
+
+def image_id(image: str) -> str:
+    inspect = ["docker", "image", "inspect", "--format", "{{.Id}}", image]
+    return subprocess.run(inspect, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def saved_images(bundle: Path) -> dict[str, str]:
+    """``{name: image id}`` from the manifest of the ``docker save`` archive inside a bundle."""
+    member = f"{bundle.stem}/images.tar"
+    outer = subprocess.Popen(["tar", "-xOf", str(bundle), member], stdout=subprocess.PIPE)
+    inner = subprocess.run(
+        ["tar", "-xO", "manifest.json"], stdin=outer.stdout, capture_output=True, check=True
+    )
+    outer.stdout.close()
+    outer.wait()
+    names = {}
+    for entry in json.loads(inner.stdout):
+        # The config blob's digest is the image's ID ("blobs/sha256/<hex>"; "<hex>.json" before Docker 25).
+        digest = entry["Config"].removeprefix("blobs/sha256/").removesuffix(".json")
+        names.update(dict.fromkeys(entry.get("RepoTags") or [], f"sha256:{digest}"))
+    return names
+
+
+def run_offline(lab, bundle: Path, tmp_path: Path) -> None:
+    """The laptop: make load, then up, train and workshop with nothing pulled or built."""
+    minio = lab.env["MINIO_IMAGE"]
 
     # The laptop: its own untracked settings, and any build or pull would fail.
     offline = {
@@ -141,7 +182,7 @@ def test_an_offline_bundle_runs_the_lab_with_nothing_pulled_or_built(lab, worksh
     offline.pop("SEED_SOURCE_DIR", None)
     laptop = type(lab)(offline)
     started = time.monotonic()
-    loaded = laptop.make("load", BUNDLE=str(bundles[0]), DATA_DIR=str(tmp_path / "data"))
+    loaded = laptop.make("load", BUNDLE=str(bundle), DATA_DIR=str(tmp_path / "data"))
     assert loaded.returncode == 0, loaded.stdout[-3000:] + loaded.stderr[-3000:]
     assert "members verified" in loaded.stdout
     settings = (tmp_path / ".env.local").read_text()

@@ -1,13 +1,17 @@
-"""A real MinIO server per test session, from testcontainers, with the image from MINIO_IMAGE."""
+"""A real MinIO server per test session, from testcontainers, with the image from MINIO_IMAGE;
+buckets seeded on it from small IDX datasets written on the fly."""
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import docker.errors
 import pytest
+from minio import Minio
 
 # Ryuk (testcontainers' reaper) is one more image to pull, which machines without a registry
 # cannot do; these fixtures stop their containers themselves.
@@ -15,7 +19,14 @@ os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 
 from testcontainers.community.minio import MinioContainer  # noqa: E402
 
+from labcore.clients import minio_client  # noqa: E402
+from labcore.layout import sample_key  # noqa: E402
 from labcore.settings import Settings, load_settings, read_environment  # noqa: E402
+from labcore.shards import shards_prefix  # noqa: E402
+from labcore.sources import Split, load_split  # noqa: E402
+from seeder.upload import SeedReport, seed_shards  # noqa: E402
+from seeder.upload import seed as seed_objects  # noqa: E402
+from tests.conftest import write_dataset  # noqa: E402
 
 ROOT_USER = "lab-test-admin"
 ROOT_PASSWORD = "lab-test-password-123"
@@ -96,3 +107,90 @@ def lab_env(minio_server: LabMinio) -> dict[str, str]:
 @pytest.fixture
 def lab_settings(lab_env: dict[str, str]) -> Settings:
     return load_settings(environ=lab_env)
+
+
+def use_credentials(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
+    """The connector's CRT client reads credentials from the process environment."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", settings.aws_access_key_id)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", settings.aws_secret_access_key)
+    monkeypatch.setenv("AWS_REGION", settings.aws_region)
+
+
+@dataclass
+class SeededBucket:
+    """A bucket seeded from an IDX dataset written for it, and what tests check it against."""
+
+    env: dict[str, str]
+    settings: Settings
+    client: Minio
+    directory: Path
+    # Per split, every sample's (label, pixels) in index order, as write_dataset drew them.
+    samples: dict[str, list[tuple[int, bytes]]]
+    # None for the layout that was not seeded.
+    report: SeedReport | None
+    shard_report: SeedReport | None
+
+    @property
+    def keys(self) -> dict[str, set[str]]:
+        """Per split, the key of every sample's object under DATA_PREFIX."""
+        prefix = self.settings.data_prefix
+        return {
+            split: {sample_key(prefix, split, label, i) for i, (label, _) in enumerate(items)}
+            for split, items in self.samples.items()
+        }
+
+    def splits(self) -> list[Split]:
+        """The dataset's splits read back from its IDX files, to seed them again."""
+        return [load_split(self.directory, name) for name in self.samples]
+
+
+@pytest.fixture(scope="session")
+def seed_bucket(
+    minio_server: LabMinio, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[..., SeededBucket]:
+    """Factory: write an IDX dataset of ``counts`` samples per split and seed it in process.
+
+    ``seed_bucket(counts, *, learnable=False, seed=0, objects=True, shard_size=None, workers=16,
+    upload="put", env=None)``: ``learnable`` and ``seed`` go to :func:`tests.conftest.write_dataset`;
+    the samples go up as one PNG object each under DATA_PREFIX unless ``objects`` is false, and as
+    tar shards of ``shard_size`` under ``<DATA_PREFIX>-shards`` when it is given. ``env`` names the
+    server and bucket (a test's ``lab_env``, or another server's); by default a fresh bucket on the
+    session's server. Session-scoped so that module-scoped fixtures can seed once per module.
+    """
+
+    def factory(
+        counts: dict[str, int],
+        *,
+        learnable: bool = False,
+        seed: int = 0,
+        objects: bool = True,
+        shard_size: int | None = None,
+        workers: int = 16,
+        upload: str = "put",
+        env: dict[str, str] | None = None,
+    ) -> SeededBucket:
+        env = dict(env) if env is not None else server_env(minio_server)
+        settings = load_settings(environ=env)
+        client = minio_client(settings)
+        directory = tmp_path_factory.mktemp("idx")
+        samples = write_dataset(directory, counts, seed=seed, learnable=learnable)
+        splits = [load_split(directory, name) for name in counts]
+        bucket, prefix = settings.bucket, settings.data_prefix
+        report = shard_report = None
+        if objects:
+            report = seed_objects(
+                client, bucket, prefix, splits, workers=workers, upload=upload, progress=False
+            )
+        if shard_size is not None:
+            shard_report = seed_shards(
+                client,
+                bucket,
+                shards_prefix(prefix),
+                splits,
+                shard_size=shard_size,
+                workers=workers,
+                progress=False,
+            )
+        return SeededBucket(env, settings, client, directory, samples, report, shard_report)
+
+    return factory

@@ -20,14 +20,8 @@ from pathlib import Path
 import pytest
 import torch.multiprocessing as mp
 
-from labcore.clients import minio_client
-from labcore.settings import load_settings
-from labcore.sources import load_split
-from seeder.upload import seed, seed_shards
-from tests.conftest import wait_for, write_dataset
-from tests.integration.conftest import server_env
+from tests.conftest import closed_port, wait_for
 from tests.integration.ranks import read_epoch
-from tests.unit.test_seeder_cli import closed_port
 from trainer.delivery import Delivery
 from trainer.planning import plan_split
 
@@ -39,17 +33,10 @@ WORKERS = (0, 2)
 
 
 @pytest.fixture(scope="module")
-def dataset(minio_server, tmp_path_factory):
+def dataset(seed_bucket):
     """1003 train samples (and 29 test) as objects and as 11 shards of 100 (the last holds 3)."""
-    env = server_env(minio_server)
-    settings = load_settings(environ=env)
-    directory = tmp_path_factory.mktemp("idx")
-    write_dataset(directory, {"train": SAMPLES, "test": 29}, learnable=True)
-    splits = [load_split(directory, name) for name in ("train", "test")]
-    client = minio_client(settings)
-    seed(client, settings.bucket, "mnist", splits, progress=False)
-    seed_shards(client, settings.bucket, "mnist-shards", splits, shard_size=100, progress=False)
-    return env, settings, client
+    bucket = seed_bucket({"train": SAMPLES, "test": 29}, learnable=True, shard_size=100)
+    return bucket.env, bucket.settings, bucket.client
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,6 @@ from labcore.clients import minio_client
 from labcore.metrics import request_counts
 from labcore.png import decode_png
 from labcore.settings import load_settings
-from labcore.sources import load_split
-from seeder.upload import seed
 from tests.conftest import kill_when, run_module, spawn, wait_for
 from tests.integration.conftest import server_env, start_minio
 
@@ -24,13 +22,13 @@ def listing(client, bucket):
     return {o.object_name: o.etag for o in client.list_objects(bucket, recursive=True)}
 
 
-def test_seeder_killed_mid_upload_converges(make_dataset, lab_env, tmp_path):
-    directory, samples = make_dataset({"train": 3000})
+def test_seeder_killed_mid_upload_converges(seed_bucket, lab_env, tmp_path):
+    # The same dataset seeded in one go beside the bucket the killed seeder writes: what it converges to.
+    reference = seed_bucket({"train": 3000}, env={**lab_env, "BUCKET": lab_env["BUCKET"] + "-ref"})
+    directory, samples = reference.directory, reference.samples
     settings = load_settings(environ=lab_env)
     client = minio_client(settings)
-    reference = load_settings(environ={**lab_env, "BUCKET": lab_env["BUCKET"] + "-ref"})
-    seed(client, reference.bucket, "mnist", [load_split(directory, "train")], progress=False)
-    wanted = listing(client, reference.bucket)
+    wanted = listing(client, reference.settings.bucket)
 
     args = ["--source", str(directory), "--splits", "train", "--workers", "2", "--no-progress"]
     process = spawn("seeder", args, lab_env, tmp_path)
@@ -97,13 +95,9 @@ def step_at_fault(client, bucket: str, run_id: str) -> int:
     return pointer["step"]
 
 
-def start_training(make_dataset, server, tmp_path, run_id, *extra):
-    env = server_env(server)
-    directory, _ = make_dataset({"train": 3000, "test": 20}, learnable=True)
-    client = minio_client(load_settings(environ=env))
-    seed(
-        client, env["BUCKET"], "mnist", [load_split(directory, s) for s in ("train", "test")], progress=False
-    )
+def start_training(seed_bucket, server, tmp_path, run_id, *extra):
+    seeded = seed_bucket({"train": 3000, "test": 20}, learnable=True, env=server_env(server))
+    env, client = seeded.env, seeded.client
     process = spawn("trainer", [*ARGS, *extra, "--run-id", run_id], env, tmp_path)
     # The pointer is written after the checkpoint it names: wait for it, not for the .pt.
     wait_for(
@@ -126,10 +120,10 @@ def finish(process: subprocess.Popen, timeout: float) -> tuple[str, str]:
             process.wait()
 
 
-def test_minio_restart_mid_epoch_is_ridden_out(make_dataset, restartable_minio, tmp_path):
+def test_minio_restart_mid_epoch_is_ridden_out(seed_bucket, restartable_minio, tmp_path):
     """A quick restart (seconds) falls within the connector's retries: the epoch completes,
     every sample exactly once, no resume needed."""
-    env, client, process = start_training(make_dataset, restartable_minio, tmp_path, "restarted")
+    env, client, process = start_training(seed_bucket, restartable_minio, tmp_path, "restarted")
     assert step_at_fault(client, env["BUCKET"], "restarted") < STEPS, "the fault comes mid-epoch"
     restartable_minio.get_wrapped_container().restart(timeout=2)
     out, err = finish(process, 600)
@@ -139,10 +133,10 @@ def test_minio_restart_mid_epoch_is_ridden_out(make_dataset, restartable_minio, 
     assert get_count(restartable_minio) > 1000
 
 
-def test_minio_outage_stops_cleanly_and_resume_completes(make_dataset, restartable_minio, tmp_path):
+def test_minio_outage_stops_cleanly_and_resume_completes(seed_bucket, restartable_minio, tmp_path):
     """An outage longer than the retries: one line naming --resume; the resumed run completes
     the epoch with every sample exactly once."""
-    env, client, process = start_training(make_dataset, restartable_minio, tmp_path, "outage")
+    env, client, process = start_training(seed_bucket, restartable_minio, tmp_path, "outage")
     container = restartable_minio.get_wrapped_container()
     container.stop(timeout=2)
     try:
@@ -160,10 +154,10 @@ def test_minio_outage_stops_cleanly_and_resume_completes(make_dataset, restartab
     assert metrics["per_epoch"][0]["trained_samples"] == 3000
 
 
-def test_minio_paused_mid_epoch_stops_within_a_minute(make_dataset, restartable_minio, tmp_path):
+def test_minio_paused_mid_epoch_stops_within_a_minute(seed_bucket, restartable_minio, tmp_path):
     """docker pause: connections stay open and nothing answers. The lab's own deadline stops the
     run with one line (the connector alone waited 96 s, when the CRT gave up on throughput)."""
-    env, client, process = start_training(make_dataset, restartable_minio, tmp_path, "paused")
+    env, client, process = start_training(seed_bucket, restartable_minio, tmp_path, "paused")
     assert step_at_fault(client, env["BUCKET"], "paused") < STEPS
     container = restartable_minio.get_wrapped_container()
     before = get_count(restartable_minio)
@@ -181,9 +175,9 @@ def test_minio_paused_mid_epoch_stops_within_a_minute(make_dataset, restartable_
     assert before > 0 and "train: 3000 of 3000" not in out
 
 
-def test_manual_loader_with_minio_down_is_one_line(make_dataset, restartable_minio, tmp_path):
+def test_manual_loader_with_minio_down_is_one_line(seed_bucket, restartable_minio, tmp_path):
     env, client, process = start_training(
-        make_dataset, restartable_minio, tmp_path, "manual-down", "--loader", "manual"
+        seed_bucket, restartable_minio, tmp_path, "manual-down", "--loader", "manual"
     )
     container = restartable_minio.get_wrapped_container()
     container.stop(timeout=2)

@@ -7,38 +7,17 @@ from collections import Counter
 import pytest
 
 from labcore.clients import minio_client
-from labcore.layout import sample_key
-from labcore.settings import load_settings
-from labcore.sources import load_split
-from seeder.upload import seed
-from tests.conftest import write_dataset
-from tests.integration.conftest import server_env
+from tests.integration.conftest import use_credentials
 from trainer.datasets import build_loader, epoch_order
 
 COUNTS = {"train": 37, "test": 11}  # prime counts: no worker count divides them
 
 
 @pytest.fixture(scope="module")
-def seeded(minio_server, tmp_path_factory):
+def seeded(seed_bucket):
     """A bucket seeded once for the module; the settings to reach it and the expected keys."""
-    env = server_env(minio_server)
-    settings = load_settings(environ=env)
-    directory = tmp_path_factory.mktemp("idx")
-    samples = write_dataset(directory, COUNTS)
-    splits = [load_split(directory, name) for name in COUNTS]
-    seed(minio_client(settings), settings.bucket, settings.data_prefix, splits, progress=False)
-    expected = {
-        split: {sample_key("mnist", split, label, i) for i, (label, _) in enumerate(items)}
-        for split, items in samples.items()
-    }
-    return settings, expected
-
-
-def use_credentials(monkeypatch, settings):
-    """The connector's CRT client reads credentials from the process environment."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", settings.aws_access_key_id)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", settings.aws_secret_access_key)
-    monkeypatch.setenv("AWS_REGION", settings.aws_region)
+    bucket = seed_bucket(COUNTS)
+    return bucket.settings, bucket.keys
 
 
 def epoch_keys(settings, kind, split, workers, *, shuffle, buffer=8, epoch=1, batch_size=5, read_ahead=1):

@@ -30,11 +30,10 @@ def test_seeder_refuses_a_second_dataset_in_a_prefix_unless_pruned(make_dataset,
     assert keys == {f"mnist/train/{label}/{i:05d}.png" for i, (label, _) in enumerate(samples["train"])}
 
 
-def test_trainer_refuses_two_datasets_before_training(make_dataset, lab_env, tmp_path):
-    directory, samples = make_dataset({"train": 40, "test": 10})
-    assert seed_cli(lab_env, tmp_path, directory).returncode == 0
-    client = minio_client(load_settings(environ=lab_env))
-    label = samples["train"][5][0]
+def test_trainer_refuses_two_datasets_before_training(seed_bucket, lab_env, tmp_path):
+    seeded = seed_bucket({"train": 40, "test": 10}, env=lab_env)
+    client = seeded.client
+    label = seeded.samples["train"][5][0]
     stranger = f"mnist/train/{(label + 1) % 10}/00005.png"
     body = client.get_object(lab_env["BUCKET"], f"mnist/train/{label}/00005.png").read()
     client.put_object(lab_env["BUCKET"], stranger, io.BytesIO(body), len(body))
@@ -43,10 +42,8 @@ def test_trainer_refuses_two_datasets_before_training(make_dataset, lab_env, tmp
     assert "epoch" not in result.stdout
 
 
-def test_trainer_refuses_a_manifest_that_miscounts(make_dataset, lab_env, tmp_path):
-    directory, _ = make_dataset({"train": 30, "test": 10})
-    assert seed_cli(lab_env, tmp_path, directory, "--format", "shards", "--shard-size", "10").returncode == 0
-    client = minio_client(load_settings(environ=lab_env))
+def test_trainer_refuses_a_manifest_that_miscounts(seed_bucket, lab_env, tmp_path):
+    client = seed_bucket({"train": 30, "test": 10}, objects=False, shard_size=10, env=lab_env).client
     key = manifest_key("mnist-shards")
     manifest = json.loads(client.get_object(lab_env["BUCKET"], key).read())
     manifest["splits"]["train"]["samples"] = 35

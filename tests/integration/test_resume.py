@@ -7,10 +7,6 @@ import json
 
 import pytest
 
-from labcore.clients import minio_client
-from labcore.settings import load_settings
-from labcore.sources import load_split
-from seeder.upload import seed
 from tests.conftest import assert_one_line_error, kill_when, run_module, spawn
 
 TRAIN = 1500
@@ -21,22 +17,8 @@ ARGS = [
 ]  # fmt: skip
 
 
-def seeded_client(make_dataset, env, train: int = TRAIN, test: int = 30):
-    directory, _ = make_dataset({"train": train, "test": test}, learnable=True)
-    settings = load_settings(environ=env)
-    client = minio_client(settings)
-    seed(
-        client,
-        settings.bucket,
-        "mnist",
-        [load_split(directory, s) for s in ("train", "test")],
-        progress=False,
-    )
-    return client
-
-
-def test_sigkill_mid_epoch_then_resume(make_dataset, lab_env, tmp_path):
-    client = seeded_client(make_dataset, lab_env)
+def test_sigkill_mid_epoch_then_resume(seed_bucket, lab_env, tmp_path):
+    client = seed_bucket({"train": TRAIN, "test": 30}, learnable=True, env=lab_env).client
     bucket = lab_env["BUCKET"]
     process = spawn("trainer", [*ARGS, "--run-id", "killed"], lab_env, tmp_path)
     kill_when(
@@ -67,8 +49,8 @@ def test_sigkill_mid_epoch_then_resume(make_dataset, lab_env, tmp_path):
     assert len(epoch_lines) == 2 - (pointer["epoch"] - 1)
 
 
-def test_resume_refuses_a_changed_order_and_a_missing_run(make_dataset, lab_env, tmp_path):
-    seeded_client(make_dataset, lab_env)
+def test_resume_refuses_a_changed_order_and_a_missing_run(seed_bucket, lab_env, tmp_path):
+    seed_bucket({"train": TRAIN, "test": 30}, learnable=True, env=lab_env)
     first = run_module(
         "trainer", ["--epochs", "1", "--no-progress", "--run-id", "r1"], lab_env, tmp_path, timeout=600
     )
@@ -79,16 +61,16 @@ def test_resume_refuses_a_changed_order_and_a_missing_run(make_dataset, lab_env,
     assert_one_line_error(missing, 2, r"nothing to resume: no s3://.*/checkpoints/never/latest\.json")
 
 
-def small_run(make_dataset, env, tmp_path, run_id="base"):
+def small_run(seed_bucket, env, tmp_path, run_id="base"):
     """A seeded bucket of 60 samples and one finished one-epoch run ``run_id`` on it."""
-    client = seeded_client(make_dataset, env, train=60, test=10)
+    client = seed_bucket({"train": 60, "test": 10}, learnable=True, env=env).client
     first = run_module("trainer", ["--epochs", "1", "--no-progress", "--run-id", run_id], env, tmp_path)
     assert first.returncode == 0, first.stderr[-2000:]
     return client
 
 
-def test_reusing_a_run_id_needs_resume_or_overwrite(make_dataset, lab_env, tmp_path):
-    small_run(make_dataset, lab_env, tmp_path)
+def test_reusing_a_run_id_needs_resume_or_overwrite(seed_bucket, lab_env, tmp_path):
+    small_run(seed_bucket, lab_env, tmp_path)
     again = run_module("trainer", ["--epochs", "1", "--run-id", "base"], lab_env, tmp_path)
     assert_one_line_error(
         again, 2, r"run base already exists \(s3://.*/checkpoints/base/\): continue it with --resume"
@@ -99,8 +81,8 @@ def test_reusing_a_run_id_needs_resume_or_overwrite(make_dataset, lab_env, tmp_p
     assert replaced.returncode == 0, replaced.stderr[-2000:]
 
 
-def test_resume_refuses_a_changed_dataset(make_dataset, lab_env, tmp_path):
-    client = small_run(make_dataset, lab_env, tmp_path)
+def test_resume_refuses_a_changed_dataset(seed_bucket, lab_env, tmp_path):
+    client = small_run(seed_bucket, lab_env, tmp_path)
     # Re-seeding with another sample (or pruning one) changes the listing the run's order came from.
     body = client.get_object(
         lab_env["BUCKET"],
@@ -125,8 +107,8 @@ def test_resume_refuses_a_changed_dataset(make_dataset, lab_env, tmp_path):
         ),
     ],
 )
-def test_a_damaged_pointer_is_one_line(make_dataset, lab_env, tmp_path, pointer, pattern):
-    client = small_run(make_dataset, lab_env, tmp_path)
+def test_a_damaged_pointer_is_one_line(seed_bucket, lab_env, tmp_path, pointer, pattern):
+    client = small_run(seed_bucket, lab_env, tmp_path)
     bucket = lab_env["BUCKET"]
     client.put_object(bucket, "checkpoints/base/garbage.pt", io.BytesIO(b"not a torch file"), 16)
     client.put_object(bucket, "checkpoints/base/latest.json", io.BytesIO(pointer), len(pointer))

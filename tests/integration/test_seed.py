@@ -11,7 +11,7 @@ from labcore.clients import minio_client
 from labcore.layout import sample_key
 from labcore.png import decode_png
 from labcore.sources import load_split
-from seeder.upload import seed
+from seeder.upload import checksums_key, seed, seed_shards
 from tests.conftest import assert_one_line_error, run_module
 
 COUNTS = {"train": 37, "test": 11}  # neither divides evenly by typical worker counts
@@ -26,10 +26,9 @@ def seed_dir(client, settings, directory, **kwargs):
     return seed(client, settings.bucket, settings.data_prefix, splits, progress=False, **kwargs)
 
 
-def test_every_key_and_its_pixels(make_dataset, lab_settings):
-    directory, samples = make_dataset(COUNTS)
-    client = minio_client(lab_settings)
-    report = seed_dir(client, lab_settings, directory, workers=4)
+def test_every_key_and_its_pixels(seed_bucket, lab_env, lab_settings):
+    seeded = seed_bucket(COUNTS, workers=4, env=lab_env)
+    client, samples, report = seeded.client, seeded.samples, seeded.report
     assert (report.uploaded, report.skipped) == (48, 0)
     expected = {
         sample_key("mnist", split, label, index): pixels
@@ -49,10 +48,9 @@ def test_every_key_and_its_pixels(make_dataset, lab_settings):
             response.release_conn()
 
 
-def test_reseed_uploads_nothing(make_dataset, lab_settings):
-    directory, _ = make_dataset(COUNTS)
-    client = minio_client(lab_settings)
-    seed_dir(client, lab_settings, directory)
+def test_reseed_uploads_nothing(seed_bucket, lab_env, lab_settings):
+    seeded = seed_bucket(COUNTS, env=lab_env)
+    client, directory = seeded.client, seeded.directory
     before = listing(client, lab_settings.bucket)
     again = seed_dir(client, lab_settings, directory)
     assert (again.uploaded, again.skipped, again.bytes_uploaded) == (0, 48, 0)
@@ -60,11 +58,10 @@ def test_reseed_uploads_nothing(make_dataset, lab_settings):
     assert "uploaded 0, skipped 48" in again.line()
 
 
-def test_interrupted_and_damaged_seeds_converge(make_dataset, lab_settings, lab_env):
-    directory, _ = make_dataset(COUNTS)
-    client = minio_client(lab_settings)
+def test_interrupted_and_damaged_seeds_converge(seed_bucket, lab_settings, lab_env):
     # A reference bucket seeded in one go.
-    reference = seed_dir(client, lab_settings, directory, workers=1)
+    seeded = seed_bucket(COUNTS, workers=1, env=lab_env)
+    client, directory, reference = seeded.client, seeded.directory, seeded.report
     wanted = listing(client, lab_settings.bucket)
     assert reference.uploaded == 48
 
@@ -161,19 +158,17 @@ def test_checksum_failure_through_the_cli(lab_env, tmp_path):
     )
 
 
-def test_multipart_shards_are_not_reuploaded(make_dataset, lab_settings):
+def test_multipart_shards_are_not_reuploaded(seed_bucket, lab_env, lab_settings):
     """Shards over 5 MiB go up as multipart (ETag is no MD5): the seeder's own checksums decide."""
-    from seeder.upload import checksums_key, seed_shards
-
-    directory, _ = make_dataset({"train": 8000})
-    client = minio_client(lab_settings)
+    seeded = seed_bucket({"train": 8000}, objects=False, shard_size=8000, env=lab_env)
+    client, directory = seeded.client, seeded.directory
     bucket = lab_settings.bucket
 
     def again():
         split = load_split(directory, "train")
         return seed_shards(client, bucket, "mnist-shards", [split], shard_size=8000, progress=False)
 
-    first = again()
+    first = seeded.shard_report
     assert first.uploaded == 1
     etag = client.stat_object(bucket, "mnist-shards/train/shard-000000.tar").etag
     assert "-" in etag, f"expected a multipart ETag, got {etag}"  # so an MD5 comparison cannot match
@@ -187,13 +182,9 @@ def test_multipart_shards_are_not_reuploaded(make_dataset, lab_settings):
     assert again().uploaded == 1
 
 
-def test_objects_seeded_before_checksums_are_adopted(make_dataset, lab_settings):
-    from seeder.upload import checksums_key
-
-    directory, _ = make_dataset({"train": 30})
-    client = minio_client(lab_settings)
-    splits = [load_split(directory, "train")]
-    seed(client, lab_settings.bucket, "mnist", splits, progress=False)
+def test_objects_seeded_before_checksums_are_adopted(seed_bucket, lab_env, lab_settings):
+    seeded = seed_bucket({"train": 30}, env=lab_env)
+    client, splits = seeded.client, seeded.splits()
     client.remove_object(lab_settings.bucket, checksums_key("mnist"))
     adopted = seed(client, lab_settings.bucket, "mnist", splits, progress=False)
     assert (adopted.uploaded, adopted.skipped) == (0, 30)

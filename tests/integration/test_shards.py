@@ -8,14 +8,11 @@ from collections import Counter
 
 import pytest
 
-from labcore.clients import minio_client
-from labcore.settings import load_settings
 from labcore.shards import manifest_key, shard_of
 from labcore.sources import load_split
 from seeder.upload import seed_shards
-from tests.conftest import assert_one_line_error, run_module, write_dataset
-from tests.integration.conftest import server_env
-from tests.integration.test_loaders import use_credentials
+from tests.conftest import assert_one_line_error, run_module
+from tests.integration.conftest import use_credentials
 from trainer.datasets import build_loader
 from trainer.planning import plan_split
 
@@ -24,17 +21,10 @@ SHARD_SIZE = 10  # train: 3 shards (10, 10, 3), test: 1 shard; fewer shards than
 
 
 @pytest.fixture(scope="module")
-def sharded(minio_server, tmp_path_factory):
-    env = server_env(minio_server)
-    settings = load_settings(environ=env)
-    directory = tmp_path_factory.mktemp("idx")
-    write_dataset(directory, COUNTS)
-    client = minio_client(settings)
-    splits = [load_split(directory, name) for name in COUNTS]
-    report = seed_shards(
-        client, settings.bucket, "mnist-shards", splits, shard_size=SHARD_SIZE, progress=False
-    )
-    return env, settings, client, directory, report
+def sharded(seed_bucket):
+    """A bucket seeded once for the module with shards alone (no objects)."""
+    bucket = seed_bucket(COUNTS, objects=False, shard_size=SHARD_SIZE)
+    return bucket.env, bucket.settings, bucket.client, bucket.directory, bucket.shard_report
 
 
 def test_seeding_writes_shards_and_manifest_idempotently(sharded):
@@ -104,17 +94,9 @@ def test_trainer_with_shards_and_more_workers_than_shards(sharded, tmp_path):
     assert "train: 23 of 23 samples, 0 duplicates; test: 7 of 7 samples, 0 duplicates" in result.stdout
 
 
-def test_bench_smoke(minio_server, make_dataset, tmp_path):
+def test_bench_smoke(seed_bucket, tmp_path):
     """One small run of the benchmark: every loader, real GET counts from MinIO's metrics."""
-    env = server_env(minio_server)
-    directory, _ = make_dataset({"train": 30, "test": 5})
-    seeded = run_module(
-        "seeder",
-        ["--source", str(directory), "--format", "both", "--shard-size", "8", "--no-progress"],
-        env,
-        tmp_path,
-    )
-    assert seeded.returncode == 0, seeded.stderr
+    env = seed_bucket({"train": 30, "test": 5}, shard_size=8).env
     out = tmp_path / "results"
     result = run_module(
         "trainer.bench",
@@ -154,14 +136,9 @@ def test_bench_smoke(minio_server, make_dataset, tmp_path):
     assert any("waits for data" in n for n in names) and any("within 0.5 points of map" in n for n in names)
 
 
-def test_a_truncated_shard_stops_the_trainer_at_that_shard(make_dataset, lab_env, tmp_path):
+def test_a_truncated_shard_stops_the_trainer_at_that_shard(seed_bucket, lab_env, tmp_path):
     """Cut at a tar block boundary, a shard still streams without error: the manifest's SHA-256 catches it."""
-    directory, _ = make_dataset({"train": 30, "test": 10})
-    seeded = run_module(
-        "seeder", ["--source", str(directory), "--format", "shards", "--shard-size", "10"], lab_env, tmp_path
-    )
-    assert seeded.returncode == 0, seeded.stderr
-    client = minio_client(load_settings(environ=lab_env))
+    client = seed_bucket({"train": 30, "test": 10}, objects=False, shard_size=10, env=lab_env).client
     key = "mnist-shards/train/shard-000001.tar"
     body = client.get_object(lab_env["BUCKET"], key).read()
     cut = body[: len(body) // 2 // 512 * 512]

@@ -38,12 +38,11 @@ def stored(client, bucket: str) -> dict[str, tuple[str, bytes, str]]:
     return objects
 
 
-def test_snowball_stores_exactly_what_puts_store(make_dataset, lab_settings):
-    directory, _ = make_dataset(COUNTS)
-    client = minio_client(lab_settings)
+def test_snowball_stores_exactly_what_puts_store(seed_bucket, lab_env, lab_settings):
     by_put, by_snowball = lab_settings.bucket, lab_settings.bucket + "-snow"
 
-    put = seed_dir(client, by_put, directory, "put")
+    seeded = seed_bucket(COUNTS, workers=4, upload="put", env=lab_env)
+    client, directory, put = seeded.client, seeded.directory, seeded.report
     snowball = seed_dir(client, by_snowball, directory, "snowball")
 
     assert (put.uploaded, put.tars) == (TOTAL, 0)
@@ -95,11 +94,10 @@ def test_snowball_reruns_upload_nothing_and_modes_mix(make_dataset, lab_env, lab
     assert after["mnist/checksums.json"][0] == before["mnist/checksums.json"][0]
 
 
-def test_snowball_converges_after_partial_and_damaged_seeds(make_dataset, lab_settings):
-    directory, _ = make_dataset(COUNTS)
-    client = minio_client(lab_settings)
+def test_snowball_converges_after_partial_and_damaged_seeds(seed_bucket, lab_env, lab_settings):
     reference = lab_settings.bucket + "-ref"
-    seed_dir(client, reference, directory, "put")
+    seeded = seed_bucket(COUNTS, workers=4, upload="put", env={**lab_env, "BUCKET": reference})
+    client, directory = seeded.client, seeded.directory
     wanted = {o.object_name: o.etag for o in client.list_objects(reference, recursive=True)}
 
     bucket = lab_settings.bucket

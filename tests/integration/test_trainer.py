@@ -11,21 +11,11 @@ from PIL import Image
 
 from labcore.clients import minio_client
 from labcore.settings import load_settings
-from labcore.sources import load_split
-from seeder.upload import seed
 from tests.conftest import assert_one_line_error, run_module
 
 
-def seed_learnable(make_dataset, env, counts):
-    directory, _ = make_dataset(counts, learnable=True)
-    settings = load_settings(environ=env)
-    client = minio_client(settings)
-    seed(client, settings.bucket, "mnist", [load_split(directory, s) for s in counts], progress=False)
-    return client
-
-
-def test_short_run_learns_and_saves_its_outputs(make_dataset, lab_env, tmp_path):
-    client = seed_learnable(make_dataset, lab_env, {"train": 401, "test": 61})
+def test_short_run_learns_and_saves_its_outputs(seed_bucket, lab_env, tmp_path):
+    client = seed_bucket({"train": 401, "test": 61}, learnable=True, env=lab_env).client
     args = ["--epochs", "3", "--workers", "2", "--batch-size", "16", "--run-id", "short", "--no-progress"]
     result = run_module("trainer", args, lab_env, tmp_path, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -55,8 +45,8 @@ def test_short_run_learns_and_saves_its_outputs(make_dataset, lab_env, tmp_path)
 
 
 @pytest.mark.parametrize("loader", ["map", "manual"])
-def test_other_loaders_run_the_same_loop(make_dataset, lab_env, tmp_path, loader):
-    seed_learnable(make_dataset, lab_env, {"train": 53, "test": 17})
+def test_other_loaders_run_the_same_loop(seed_bucket, lab_env, tmp_path, loader):
+    seed_bucket({"train": 53, "test": 17}, learnable=True, env=lab_env)
     args = ["--loader", loader, "--epochs", "1", "--workers", "3", "--no-progress"]
     result = run_module("trainer", args, lab_env, tmp_path, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -77,8 +67,8 @@ def test_missing_bucket(lab_env, tmp_path):
     assert_one_line_error(result, 2, rf"bucket '{lab_env['BUCKET']}' does not exist .*check BUCKET")
 
 
-def test_unusable_objects_are_counted_and_skipped_or_strict(make_dataset, lab_env, tmp_path):
-    client = seed_learnable(make_dataset, lab_env, {"train": 20, "test": 5})
+def test_unusable_objects_are_counted_and_skipped_or_strict(seed_bucket, lab_env, tmp_path):
+    client = seed_bucket({"train": 20, "test": 5}, learnable=True, env=lab_env).client
     bucket = lab_env["BUCKET"]
     bad = {
         "mnist/train/3/90000.png": b"\x89PNG\r\n\x1a\n but then garbage",

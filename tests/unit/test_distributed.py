@@ -7,8 +7,8 @@ import json
 import pytest
 from torch import multiprocessing as mp
 
+from tests.conftest import closed_port
 from tests.unit.dead_peer import step_after_peer_dies
-from tests.unit.test_seeder_cli import closed_port
 from trainer.distributed import World
 
 

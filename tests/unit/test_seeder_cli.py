@@ -1,22 +1,14 @@
 """The seeder's command line, run as users run it, for mistakes caught before any server is used."""
 
-import socket
-
 import pytest
 
-from tests.conftest import assert_one_line_error, run_module
+from tests.conftest import assert_one_line_error, closed_port, run_module
 
 ENV = {
     "MINIO_ENDPOINT": "127.0.0.1:9000",
     "MINIO_ACCESS_KEY": "lab",
     "MINIO_SECRET_KEY": "lab-secret",
 }
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_seeder_help_reads_well(tmp_path):

@@ -2,8 +2,7 @@
 
 import pytest
 
-from tests.conftest import assert_one_line_error, run_module
-from tests.unit.test_seeder_cli import closed_port
+from tests.conftest import assert_one_line_error, closed_port, run_module
 
 ENV = {
     "AWS_ENDPOINT_URL": "http://127.0.0.1:9000",
