@@ -11,7 +11,9 @@ label() { docker inspect -f "{{ index .Config.Labels \"org.minio-torch-lab.$1\" 
 build=$(label minio-patches) advisories=$(label minio-advisories)
 if [ -n "$advisories" ]; then
   n=$(tr ',' '\n' <<<"$advisories" | grep -c .)
-  echo "MinIO: $image, the lab's build $build, closes $n advisories ($advisories); README, Security"
+  # The tag names the build already; a retagged image says which build it is.
+  [ "${image##*:}" = "$build" ] || image="$image (build $build)"
+  echo "MinIO: the lab's build $image, closes $n advisories ($advisories); README, Security"
 elif [ -n "$build" ]; then
   echo "MinIO: $image, the lab's UNPATCHED build $build: the 2026 advisories are open (README, Security)"
 else

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import io
+import json
 import tarfile
 import zlib
 from dataclasses import dataclass
@@ -214,8 +216,6 @@ def _msgpack_str(text: str) -> bytes:
 
 def internode_token(root_user: str, root_password: str, now: datetime) -> str:
     """The HS512 JWT nodes sign for each other with the root credentials (the route's one guard)."""
-    import hmac
-    import json
 
     def b64(raw: bytes) -> str:
         return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
