@@ -6,6 +6,7 @@ A module of its own because ``torch.multiprocessing`` spawns ranks that import i
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 from pathlib import Path
 
@@ -21,6 +22,9 @@ def read_epoch(rank: int, world: int, port: int, env: dict, cases: list, out: st
     from trainer.datasets import build_loader
     from trainer.planning import plan_split
 
+    # A spawned process inherits the spawn start method, so its DataLoader workers would re-import
+    # torch (seconds each); torchrun's ranks are plain processes whose workers fork, so fork here too.
+    multiprocessing.set_start_method("fork", force=True)
     os.environ.update({k: v for k, v in env.items() if k.startswith("AWS_")})
     join_loopback_group(rank, world, port, timeout=120)
     try:
