@@ -53,7 +53,8 @@ ctx=$here/docker/stores/$store
 # label on the image, so an edited entrypoint rebuilds it (from the cached binary: seconds).
 stamp=$(cat "$ctx/Dockerfile" "$ctx/entrypoint.sh" | sha256sum | cut -c1-16)
 label=org.minio-torch-lab.context
-if [ "$(docker image inspect -f "{{ index .Config.Labels \"$label\" }}" "$tag" 2>/dev/null)" = "$stamp" ]; then
+current() { [ "$(docker image inspect -f "{{ index .Config.Labels \"$label\" }}" "$tag" 2>/dev/null)" = "$stamp" ]; }
+if current; then
   log "$tag is current; skipping (docker rmi $tag to rebuild)"
   echo "$tag"
   exit 0
@@ -95,7 +96,7 @@ mkdir -p "$bindir"
 if command -v flock >/dev/null 2>&1; then
   exec 9>"$bindir/.lock"
   flock 9
-  if [ "$(docker image inspect -f "{{ index .Config.Labels \"$label\" }}" "$tag" 2>/dev/null)" = "$stamp" ]; then
+  if current; then
     log "$tag was built meanwhile"
     echo "$tag"
     exit 0

@@ -76,8 +76,8 @@ def make_dataset(tmp_path: Path) -> Callable[..., tuple[Path, dict[str, list[tup
     return factory
 
 
-def closed_port() -> int:
-    """A loopback port nothing listens on (bound once by the OS, then released)."""
+def free_port() -> int:
+    """A loopback port nothing listens on now (bound once by the OS, then released)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -13,15 +12,10 @@ from pathlib import Path
 import pytest
 
 from labcore.settings import read_environment
+from tests.conftest import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 OFFLINE_SOURCE = "/usr/share/datasets/fashion-mnist"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

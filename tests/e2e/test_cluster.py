@@ -19,8 +19,8 @@ import pytest
 from minio import Minio
 
 from labcore.settings import read_environment
-from tests.conftest import wait_for
-from tests.e2e.conftest import OFFLINE_SOURCE, REPO, free_port
+from tests.conftest import free_port, wait_for
+from tests.e2e.conftest import OFFLINE_SOURCE, REPO
 
 pytestmark = pytest.mark.e2e
 

@@ -143,6 +143,17 @@ class SeededBucket:
         """The dataset's splits read back from its IDX files, to seed them again."""
         return [load_split(self.directory, name) for name in self.samples]
 
+    def seed_again(self, bucket: str | None = None, **options) -> SeedReport:
+        """Seed the same samples again as objects, into ``bucket`` (by default this one).
+
+        ``options`` go to :func:`seeder.upload.seed` (``limit``, ``workers``, ``prune``, ``upload``):
+        how tests interrupt, resume, damage and repeat a seed.
+        """
+        target = bucket or self.settings.bucket
+        return seed_objects(
+            self.client, target, self.settings.data_prefix, self.splits(), progress=False, **options
+        )
+
 
 @pytest.fixture(scope="session")
 def seed_bucket(

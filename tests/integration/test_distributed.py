@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import torch.multiprocessing as mp
 
-from tests.conftest import closed_port, wait_for
+from tests.conftest import free_port, wait_for
 from tests.integration.ranks import read_epoch
 from trainer.delivery import Delivery
 from trainer.planning import plan_split
@@ -48,7 +48,7 @@ def world_reads(dataset, tmp_path_factory):
     for world in WORLDS:
         out = tmp_path_factory.mktemp(f"world{world}")
         mp.start_processes(
-            read_epoch, args=(world, closed_port(), env, cases, str(out)), nprocs=world, start_method="spawn"
+            read_epoch, args=(world, free_port(), env, cases, str(out)), nprocs=world, start_method="spawn"
         )
         by_rank = [json.loads((out / f"rank{r}.json").read_text()) for r in range(world)]
         for kind, workers in cases:
@@ -97,7 +97,7 @@ def torchrun(nproc: int, args: list[str], env: dict, cwd: Path, *, timeout: floa
         "--rdzv-backend",
         "c10d",
         "--rdzv-endpoint",
-        f"127.0.0.1:{closed_port()}",
+        f"127.0.0.1:{free_port()}",
         "-m",
         "trainer",
         *args,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
 import time
 
@@ -14,7 +13,7 @@ from labcore.clients import minio_client
 from labcore.metrics import request_counts
 from labcore.png import decode_png
 from labcore.settings import load_settings
-from tests.conftest import kill_when, run_module, spawn, wait_for
+from tests.conftest import free_port, kill_when, run_module, spawn, wait_for
 from tests.integration.conftest import server_env, start_minio
 
 
@@ -56,12 +55,6 @@ def test_seeder_killed_mid_upload_converges(seed_bucket, lab_env, tmp_path):
     uploaded, skipped = map(int, re.search(r"uploaded (\d+), skipped (\d+)", rerun.stdout).groups())
     assert uploaded + skipped == 3000 and skipped >= len(partial)
     assert listing(client, settings.bucket) == wanted
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

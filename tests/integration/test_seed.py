@@ -21,11 +21,6 @@ def listing(client, bucket: str) -> dict[str, str]:
     return {o.object_name: o.etag for o in client.list_objects(bucket, recursive=True)}
 
 
-def seed_dir(client, settings, directory, **kwargs):
-    splits = [load_split(directory, name) for name in COUNTS]
-    return seed(client, settings.bucket, settings.data_prefix, splits, progress=False, **kwargs)
-
-
 def test_every_key_and_its_pixels(seed_bucket, lab_env, lab_settings):
     seeded = seed_bucket(COUNTS, workers=4, env=lab_env)
     client, samples, report = seeded.client, seeded.samples, seeded.report
@@ -50,9 +45,9 @@ def test_every_key_and_its_pixels(seed_bucket, lab_env, lab_settings):
 
 def test_reseed_uploads_nothing(seed_bucket, lab_env, lab_settings):
     seeded = seed_bucket(COUNTS, env=lab_env)
-    client, directory = seeded.client, seeded.directory
+    client = seeded.client
     before = listing(client, lab_settings.bucket)
-    again = seed_dir(client, lab_settings, directory)
+    again = seeded.seed_again()
     assert (again.uploaded, again.skipped, again.bytes_uploaded) == (0, 48, 0)
     assert listing(client, lab_settings.bucket) == before
     assert "uploaded 0, skipped 48" in again.line()
@@ -61,30 +56,30 @@ def test_reseed_uploads_nothing(seed_bucket, lab_env, lab_settings):
 def test_interrupted_and_damaged_seeds_converge(seed_bucket, lab_settings, lab_env):
     # A reference bucket seeded in one go.
     seeded = seed_bucket(COUNTS, workers=1, env=lab_env)
-    client, directory, reference = seeded.client, seeded.directory, seeded.report
+    client, reference = seeded.client, seeded.report
     wanted = listing(client, lab_settings.bucket)
     assert reference.uploaded == 48
 
     # A second bucket: a partial run (as if killed), one object damaged, one deleted, one foreign.
-    other = lab_settings.__class__(**{**lab_settings.__dict__, "bucket": lab_settings.bucket + "-b"})
-    seed_dir(client, other, directory, limit=5)
-    keys = sorted(k for k in listing(client, other.bucket) if k.endswith(".png"))
-    client.put_object(other.bucket, keys[0], io.BytesIO(b"garbage"), 7)
+    other = lab_settings.bucket + "-b"
+    seeded.seed_again(other, limit=5)
+    keys = sorted(k for k in listing(client, other) if k.endswith(".png"))
+    client.put_object(other, keys[0], io.BytesIO(b"garbage"), 7)
     # The seeder's record is only a shortcut: a damaged one is rebuilt, not trusted.
-    client.put_object(other.bucket, "mnist/checksums.json", io.BytesIO(b"{truncated"), 10)
-    client.remove_object(other.bucket, keys[1])
-    client.put_object(other.bucket, "mnist/train/3/99999.png", io.BytesIO(b"x"), 1)
+    client.put_object(other, "mnist/checksums.json", io.BytesIO(b"{truncated"), 10)
+    client.remove_object(other, keys[1])
+    client.put_object(other, "mnist/train/3/99999.png", io.BytesIO(b"x"), 1)
 
-    resumed = seed_dir(client, other, directory, workers=8)
+    resumed = seeded.seed_again(other, workers=8)
     assert resumed.uploaded == 48 - 10 + 2  # everything but the 8 intact ones from the partial run
     assert resumed.stale == 1
-    converged = listing(client, other.bucket)
+    converged = listing(client, other)
     assert {k: v for k, v in converged.items() if k != "mnist/train/3/99999.png"} == wanted
 
-    pruned = seed_dir(client, other, directory, prune=True)
+    pruned = seeded.seed_again(other, prune=True)
     assert (pruned.uploaded, pruned.pruned) == (0, 1)
-    assert listing(client, other.bucket) == wanted
-    client.remove_objects(other.bucket, [DeleteObject(k) for k in wanted])
+    assert listing(client, other) == wanted
+    client.remove_objects(other, [DeleteObject(k) for k in wanted])
 
 
 def test_cli_seeds_and_reports(make_dataset, lab_env, tmp_path):

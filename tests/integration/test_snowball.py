@@ -20,11 +20,6 @@ COUNTS = {"train": 300, "test": 61}
 TOTAL = sum(COUNTS.values())
 
 
-def seed_dir(client, bucket, directory, upload, **kwargs):
-    splits = [load_split(directory, name) for name in COUNTS]
-    return seed(client, bucket, "mnist", splits, workers=4, progress=False, upload=upload, **kwargs)
-
-
 def stored(client, bucket: str) -> dict[str, tuple[str, bytes, str]]:
     """Every object: key -> (ETag, bytes, content type)."""
     objects = {}
@@ -42,8 +37,8 @@ def test_snowball_stores_exactly_what_puts_store(seed_bucket, lab_env, lab_setti
     by_put, by_snowball = lab_settings.bucket, lab_settings.bucket + "-snow"
 
     seeded = seed_bucket(COUNTS, workers=4, upload="put", env=lab_env)
-    client, directory, put = seeded.client, seeded.directory, seeded.report
-    snowball = seed_dir(client, by_snowball, directory, "snowball")
+    client, put = seeded.client, seeded.report
+    snowball = seeded.seed_again(by_snowball, workers=4, upload="snowball")
 
     assert (put.uploaded, put.tars) == (TOTAL, 0)
     assert (snowball.uploaded, snowball.skipped, snowball.bytes_uploaded) == (TOTAL, 0, put.bytes_uploaded)
@@ -79,7 +74,8 @@ def test_snowball_reruns_upload_nothing_and_modes_mix(make_dataset, lab_env, lab
         for o in client.list_objects(lab_settings.bucket, recursive=True)
     }
 
-    again = seed_dir(client, lab_settings.bucket, directory, "snowball")
+    splits = [load_split(directory, name) for name in COUNTS]
+    again = seed(client, lab_settings.bucket, "mnist", splits, workers=4, progress=False, upload="snowball")
     assert (again.uploaded, again.skipped, again.tars, again.bytes_uploaded) == (0, TOTAL, 0, 0)
     by_put = run_module("seeder", args, {**lab_env, "SEED_UPLOAD": "put"}, tmp_path)
     assert f"uploaded 0, skipped {TOTAL} already there" in by_put.stdout, by_put.stderr
@@ -97,11 +93,11 @@ def test_snowball_reruns_upload_nothing_and_modes_mix(make_dataset, lab_env, lab
 def test_snowball_converges_after_partial_and_damaged_seeds(seed_bucket, lab_env, lab_settings):
     reference = lab_settings.bucket + "-ref"
     seeded = seed_bucket(COUNTS, workers=4, upload="put", env={**lab_env, "BUCKET": reference})
-    client, directory = seeded.client, seeded.directory
+    client = seeded.client
     wanted = {o.object_name: o.etag for o in client.list_objects(reference, recursive=True)}
 
     bucket = lab_settings.bucket
-    partial = seed_dir(client, bucket, directory, "snowball", limit=40)
+    partial = seeded.seed_again(bucket, workers=4, upload="snowball", limit=40)
     assert partial.uploaded == 80
     keys = sorted(k for k in wanted if k.endswith(".png") and k.startswith("mnist/train/"))
     present = {o.object_name for o in client.list_objects(bucket, recursive=True)}
@@ -109,7 +105,7 @@ def test_snowball_converges_after_partial_and_damaged_seeds(seed_bucket, lab_env
     client.put_object(bucket, damaged, io.BytesIO(b"garbage"), 7)
     client.remove_object(bucket, deleted)
 
-    report = seed_dir(client, bucket, directory, "snowball")
+    report = seeded.seed_again(bucket, workers=4, upload="snowball")
     # Everything missing or different went up again; the 78 intact samples did not.
     assert (report.uploaded, report.skipped) == (TOTAL - 78, 78)
     listed = {o.object_name: o.etag for o in client.list_objects(bucket, recursive=True)}

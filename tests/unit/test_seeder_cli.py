@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import assert_one_line_error, closed_port, run_module
+from tests.conftest import assert_one_line_error, free_port, run_module
 
 ENV = {
     "MINIO_ENDPOINT": "127.0.0.1:9000",
@@ -36,7 +36,7 @@ def test_configuration_mistakes_exit_2_with_one_line(tmp_path, override, pattern
 
 
 def test_unreachable_endpoint_is_one_line(tmp_path):
-    env = {**ENV, "MINIO_ENDPOINT": f"127.0.0.1:{closed_port()}"}
+    env = {**ENV, "MINIO_ENDPOINT": f"127.0.0.1:{free_port()}"}
     result = run_module("seeder", ["--source", str(tmp_path)], env, tmp_path, timeout=60)
     assert_one_line_error(
         result, 1, r"cannot reach MinIO at http://127\.0\.0\.1:\d+ \(MINIO_ENDPOINT\).*make up"
@@ -62,5 +62,5 @@ def test_bad_flags_are_usage_errors(tmp_path):
 )
 def test_seeder_flags_go_through_the_settings_validation(tmp_path, flags, pattern):
     """Refused in one line before any side effect: the (closed) server is never contacted."""
-    env = {**ENV, "MINIO_ENDPOINT": f"127.0.0.1:{closed_port()}"}
+    env = {**ENV, "MINIO_ENDPOINT": f"127.0.0.1:{free_port()}"}
     assert_one_line_error(run_module("seeder", flags, env, tmp_path), 2, pattern)

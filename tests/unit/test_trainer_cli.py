@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import assert_one_line_error, closed_port, run_module
+from tests.conftest import assert_one_line_error, free_port, run_module
 
 ENV = {
     "AWS_ENDPOINT_URL": "http://127.0.0.1:9000",
@@ -39,7 +39,7 @@ def test_unknown_loader_in_env(tmp_path):
 
 def test_unreachable_endpoint(tmp_path):
     result = run_module(
-        "trainer", [], {**ENV, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{closed_port()}"}, tmp_path, timeout=60
+        "trainer", [], {**ENV, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"}, tmp_path, timeout=60
     )
     assert_one_line_error(result, 1, r"cannot reach MinIO at http://127\.0\.0\.1:\d+ \(AWS_ENDPOINT_URL\)")
 
@@ -58,7 +58,7 @@ def test_unreachable_endpoint(tmp_path):
 )
 def test_trainer_flags_go_through_the_settings_validation(tmp_path, flags, pattern):
     """A flag is checked like its variable, before any server is used (the endpoint is closed)."""
-    env = {**ENV, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{closed_port()}"}
+    env = {**ENV, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"}
     assert_one_line_error(run_module("trainer", flags, env, tmp_path), 2, pattern)
     variable = pattern.split("=")[0]
     value = flags[1]
@@ -67,6 +67,6 @@ def test_trainer_flags_go_through_the_settings_validation(tmp_path, flags, patte
 
 @pytest.mark.parametrize("run_id", ["../escape", "a/b", "-flag-like", "x" * 65])
 def test_run_ids_are_plain_names(tmp_path, run_id):
-    env = {**ENV, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{closed_port()}"}
+    env = {**ENV, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"}
     result = run_module("trainer", [f"--run-id={run_id}"], env, tmp_path)
     assert_one_line_error(result, 2, r"RUN_ID=.* is not a run name: use up to 64 letters")
