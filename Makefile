@@ -9,9 +9,16 @@ PYTHON ?= python3
 # LOCAL_ENV names another file (tests keep theirs out of your checkout).
 LOCAL_ENV ?= .env.local
 ENV_FILES := .env $(wildcard $(LOCAL_ENV))
+# make reads a few settings itself, as Compose and python-dotenv read them (export, quotes, inline
+# comments); a line the three would read differently stops every target here, in one line.
+ENV_PROBLEM := $(shell bash scripts/env-value.sh --check $(ENV_FILES))
+ifneq ($(ENV_PROBLEM),)
+$(error $(ENV_PROBLEM))
+endif
+env-value = $(shell bash scripts/env-value.sh $(1) $(ENV_FILES))
 # The S3 server (README, Other S3 servers): minio, or seaweedfs, versitygw or garage in its place,
 # from an image built from pinned source like MinIO's: make up STORE=versitygw
-STORE ?= $(or $(shell sed -n 's/^STORE=//p' $(ENV_FILES) | tail -n 1),minio)
+STORE ?= $(or $(call env-value,STORE),minio)
 export STORE
 ifneq ($(STORE),minio)
 ifeq ($(wildcard docker/stores/$(STORE)/compose.yml),)
@@ -21,7 +28,7 @@ STORE_FILES := -f docker-compose.yml -f docker/stores/$(STORE)/compose.yml
 endif
 # Garage without its admin token: no trainer key can be made, so trainer and JupyterLab get the
 # admin keys (docker/stores/garage/admin-keys.yml); the environment wins over the env files.
-STORE_ADMIN_TOKEN ?= $(shell sed -n 's/^STORE_ADMIN_TOKEN=//p' $(ENV_FILES) | tail -n 1)
+STORE_ADMIN_TOKEN ?= $(call env-value,STORE_ADMIN_TOKEN)
 ifeq ($(STORE)$(strip $(STORE_ADMIN_TOKEN)),garage)
 STORE_FILES += -f docker/stores/garage/admin-keys.yml
 endif
@@ -39,7 +46,7 @@ TORCH_INDEX_AUTHORITY := $(firstword $(subst /, ,$(word 2,$(subst ://, ,$(TORCH_
 TORCH_BUILD_INDEX_URL := $(if $(findstring @,$(TORCH_INDEX_AUTHORITY)),build/wheels,$(TORCH_INDEX_URL))
 export TORCH_BUILD_INDEX_URL
 # torch's version, one pin for the venv and the images (.env; README, Pinned dependencies).
-TORCH_VERSION ?= $(shell sed -n 's/^TORCH_VERSION=//p' $(ENV_FILES) | tail -n 1)
+TORCH_VERSION ?= $(call env-value,TORCH_VERSION)
 export TORCH_VERSION
 
 # Seed from a local directory of IDX files: make up SOURCE_DIR=/usr/share/datasets/fashion-mnist
@@ -63,12 +70,12 @@ up: minio-server build ## start MinIO and seed the bucket (a re-run uploads only
 DESCRIBE_MINIO = $(if $(filter minio,$(STORE)),bash scripts/describe-minio.sh "$$($(COMPOSE) ps -q minio)",true)
 
 # The MinIO image: built from pinned source unless MINIO_IMAGE names another (README, Security).
-MINIO_IMAGE ?= $(shell sed -n 's/^MINIO_IMAGE=//p' $(ENV_FILES) | tail -n 1)
+MINIO_IMAGE ?= $(call env-value,MINIO_IMAGE)
 export MINIO_IMAGE
 
 # Ranks for `make train`: 1 runs `python -m trainer`; more run it under torchrun in the container.
 # Read from .env/.env.local like Compose's settings; the command line or environment wins.
-NPROC ?= $(or $(shell sed -n 's/^NPROC=//p' $(ENV_FILES) | tail -n 1),1)
+NPROC ?= $(or $(call env-value,NPROC),1)
 
 train: minio-server build ## train on the seeded bucket (make train EPOCHS=2 NUM_WORKERS=4 LOADER=map; NPROC=2: torchrun)
 	$(COMPOSE) up -d --wait minio
@@ -95,8 +102,8 @@ report: venv ## copy the latest run's report.png and metrics.json to results/ (R
 	$(VENV)/bin/python -m trainer.run_report $(if $(RUN_ID),--run-id $(RUN_ID)) --out results
 
 # The workshop (README, Workshop): MinIO seeded with objects and shards, and JupyterLab.
-JUPYTER_PORT ?= $(or $(shell sed -n 's/^JUPYTER_PORT=//p' $(ENV_FILES) | tail -n 1),8888)
-JUPYTER_TOKEN ?= $(shell sed -n 's/^JUPYTER_TOKEN=//p' $(ENV_FILES) | tail -n 1)
+JUPYTER_PORT ?= $(or $(call env-value,JUPYTER_PORT),8888)
+JUPYTER_TOKEN ?= $(call env-value,JUPYTER_TOKEN)
 
 workshop: ## MinIO seeded with objects and tar shards, and JupyterLab with the notebooks; prints its URL
 	@bash scripts/workshop-token.sh $(LOCAL_ENV)
@@ -130,8 +137,8 @@ ps: ## show the lab's containers and their health
 
 # Images come from an offline bundle after `make load` (LAB_PREBUILT=1 in .env.local): never built.
 # The base image, read only when torch is fetched on the host (scripts/fetch-torch-wheels.sh).
-PYTHON_IMAGE ?= $(shell sed -n 's/^PYTHON_IMAGE=//p' $(ENV_FILES) | tail -n 1)
-LAB_PREBUILT ?= $(shell sed -n 's/^LAB_PREBUILT=//p' $(ENV_FILES) | tail -n 1)
+PYTHON_IMAGE ?= $(call env-value,PYTHON_IMAGE)
+LAB_PREBUILT ?= $(call env-value,LAB_PREBUILT)
 
 build: ## build the seeder and trainer images (EXTRA_CA_CERTS=file-or-dir adds CA certificates)
 ifeq ($(LAB_PREBUILT),1)

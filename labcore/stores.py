@@ -34,6 +34,9 @@ class Store:
     needs_admin_token: bool = False  # the user admin API wants STORE_ADMIN_TOKEN (Garage)
     request_metrics: bool = False
     snowball: bool = False
+    # ``/minio/health/cluster`` answers 503 when too few drives are online to write (distributed
+    # MinIO): the trainer names lost write quorum as the cause of a failed write.
+    quorum_health: bool = False
     # The form of the access key ids the lab gives the store (None: any), as a pattern and in words
     # for messages. Where ``key_id_binds_admin`` (Garage, whose image imports the admin's key too),
     # the settings check MINIO_ACCESS_KEY and AWS_ACCESS_KEY_ID when they are read; elsewhere the
@@ -66,6 +69,7 @@ STORES: dict[str, Store] = {
             confinement="prefix",
             request_metrics=True,
             snowball=True,
+            quorum_health=True,
             # MinIO's admin API makes users with access keys of 3-20 characters.
             key_id=re.compile(r".{3,20}", re.DOTALL),
             key_id_hint="3-20 characters",

@@ -20,6 +20,7 @@ from tqdm import tqdm
 from labcore.clients import read_json
 from labcore.errors import DataError, StoreError
 from labcore.layout import parse_key, sample_key, split_prefix
+from labcore.manifest import parse_manifest
 from labcore.png import encode_png
 from labcore.shards import manifest_key, shard_key, write_shard
 from labcore.sources import Split
@@ -91,11 +92,24 @@ def checksums_key(prefix: str) -> str:
 
 
 def read_checksums(client: Minio, bucket: str, prefix: str) -> dict[str, dict]:
-    """``key -> {"sha256", "etag"}`` as the last seed recorded them (empty before the first)."""
+    """``key -> {"sha256", "etag"}`` as the last seed recorded them (empty before the first).
+
+    A damaged record (not JSON, another shape, an entry without its SHA-256) is rebuilt by this
+    run: it only saves uploads, it proves nothing.
+    """
     try:
-        return (read_json(client, bucket, checksums_key(prefix)) or {}).get("objects", {})
+        recorded = (read_json(client, bucket, checksums_key(prefix)) or {}).get("objects", {})
     except DataError:
-        return {}  # a damaged record is rebuilt by this run: it only saves uploads, it proves nothing
+        return {}
+    if not isinstance(recorded, dict):
+        return {}
+    return {
+        key: entry
+        for key, entry in recorded.items()
+        if isinstance(entry, dict)
+        and isinstance(entry.get("sha256"), str)
+        and isinstance(entry.get("etag"), str | None)
+    }
 
 
 def write_checksums(client: Minio, bucket: str, prefix: str, recorded: dict[str, dict]) -> None:
@@ -345,11 +359,15 @@ def _adopted_shards(client: Minio, bucket: str, prefix: str) -> dict[str, dict]:
     The manifest is written after every shard it lists is complete, so its SHA-256s describe the
     shards in the bucket; the ETag is not compared (``None``) because it was never recorded.
     """
-    manifest = read_json(client, bucket, manifest_key(prefix)) or {}
+    key = manifest_key(prefix)
+    try:
+        splits = parse_manifest(read_json(client, bucket, key) or {"splits": {}}, f"s3://{bucket}/{key}")
+    except DataError:
+        return {}  # a damaged manifest saves no uploads; this run writes a new one
     return {
-        shard["key"]: {"sha256": shard.get("sha256"), "etag": None}
-        for entry in manifest.get("splits", {}).values()
-        for shard in entry.get("shards", [])
+        shard.key: {"sha256": shard.sha256, "etag": None}
+        for entry in splits.values()
+        for shard in entry.shards
     }
 
 

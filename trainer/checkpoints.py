@@ -22,8 +22,16 @@ from labcore.cli import root_message
 from labcore.clients import read_json
 from labcore.errors import ConfigError, DataError, StoreError
 from labcore.settings import Settings
+from labcore.stores import STORES
 from trainer.connector import checkpoint_store
-from trainer.transient import write_object
+from trainer.transient import read_object, write_object
+
+# Requests that never go through a proxy from the environment.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+# Bumped when what a checkpoint holds changes meaning (2: the dataset fingerprint covers each
+# shard's SHA-256), so that an older checkpoint is refused in one line rather than misread.
+FORMAT = 2
 
 # What must not change between a run and its resumption: each one changes the sample order.
 ORDER_KEYS = ("loader", "batch_size", "workers", "seed", "shuffle_buffer", "world_size", "order")
@@ -65,11 +73,14 @@ class Checkpointer:
 
         A distributed MinIO answers ``/minio/health/cluster`` with 503 when too few drives are online
         for write quorum (5 of 8 here); reads may still work. Other S3 servers have no such
-        endpoint (any other answer): nothing to check.
+        endpoint: nothing to ask them. The question goes to the server directly, as the SDK's and
+        the connector's requests do: an HTTP(S)_PROXY's own 503 says nothing about MinIO's drives.
         """
+        if not STORES[self.settings.store].quorum_health:
+            return ""
         url = f"{self.settings.aws_endpoint_url}/minio/health/cluster"
         try:
-            urllib.request.urlopen(url, timeout=5).close()
+            _DIRECT.open(url, timeout=5).close()
         except urllib.error.HTTPError as exc:
             if exc.code == 503:
                 return (
@@ -116,6 +127,7 @@ class Checkpointer:
             "trained": trained,
             "reports": reports,
             "config": self.config,
+            "format": FORMAT,
         }
         each_write()
         write_object(self._checkpoint.writer, self._uri(key), serialized(state))
@@ -138,12 +150,18 @@ class Checkpointer:
             )
         where = f"s3://{self.settings.bucket}/{pointer_key}"
         key = pointer.get("key")
+        if key is None and "restarted" in pointer:
+            raise ConfigError(
+                f"run {self.run_id} was started again with --overwrite and has no checkpoint since "
+                "(its old checkpoints belong to the run it replaced): start it again with --overwrite, "
+                "or choose another --run-id"
+            )
         if not isinstance(key, str) or not key.startswith(run_prefix(self.run_id)) or not key.endswith(".pt"):
             raise DataError(
                 f"{where} does not name a checkpoint of run {self.run_id} (key {key!r}); start a new run"
             )
         with self._checkpoint.reader(self._uri(key)) as reader:
-            data = reader.read()
+            data = read_object(reader)  # a node's dropped GET is asked again, as for samples
         try:
             state = torch.load(io.BytesIO(data), weights_only=True)
         except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a file that is not its own
@@ -152,6 +170,12 @@ class Checkpointer:
             ) from None
         if not isinstance(state, dict) or not isinstance(state.get("step"), int):
             raise DataError(f"s3://{self.settings.bucket}/{key} is not one of this trainer's checkpoints")
+        if state.get("format", 1) != FORMAT:
+            raise ConfigError(
+                f"run {self.run_id} was checkpointed by another version of the lab (checkpoint format "
+                f"{state.get('format', 1)}; this one reads {FORMAT}), so it cannot be resumed here: start a new "
+                "run (another --run-id)"
+            )
         # Checkpoints from before distributed training have no world_size: they were one rank.
         saved = {"world_size": 1, **state["config"]}
         changed = [k for k in ORDER_KEYS if saved.get(k) != self.config.get(k)]
@@ -206,6 +230,19 @@ def choose_run_id(
                     "--resume, choose another --run-id, or replace it with --overwrite"
                 )
     return run_id or f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+
+
+def start_afresh(client, settings: Settings, run_id: str) -> None:
+    """``--overwrite``: the run's ``latest.json`` says "started again, no checkpoint yet" first.
+
+    The trainer's keys cannot delete the old run's checkpoints; they stay, named by no pointer,
+    and are overwritten as the new run checkpoints. Until its first checkpoint a resume is refused
+    instead of continuing the old run's weights.
+    """
+    pointer = {"key": None, "restarted": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    body = json.dumps(pointer).encode()
+    key = run_prefix(run_id) + "latest.json"
+    client.put_object(settings.bucket, key, io.BytesIO(body), len(body), content_type="application/json")
 
 
 def latest_run(client, settings: Settings) -> str | None:

@@ -88,7 +88,7 @@ def _add_run_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--overwrite",
         action="store_true",
-        help="start --run-id afresh even though it exists (its checkpoints and outputs are replaced)",
+        help="start --run-id afresh even though it exists; a resume continues only the new run, never the old",
     )
     parser.add_argument(
         "--strict",
@@ -104,9 +104,11 @@ def _main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     overrides = {_RENAMED.get(k, k.upper()): v for k, v in vars(args).items() if k not in _NOT_SETTINGS}
     settings = load_settings(args.env_file, require=S3_VARS, overrides=overrides)
-    from trainer.distributed import join_world
+    from trainer.deadlines import deadlines
+    from trainer.distributed import join_world, world_size
 
-    world = join_world(settings.dist_timeout)
+    limits = deadlines(settings.data_timeout, settings.dist_timeout, distributed=world_size() > 1)
+    world = join_world(settings.dist_timeout, patient=limits.patient)
     try:
         return _train(settings, world, args)
     finally:
@@ -114,7 +116,7 @@ def _main(argv: list[str]) -> int:
 
 
 def _train(settings: Settings, world, args) -> int:
-    from trainer.checkpoints import choose_run_id
+    from trainer.checkpoints import choose_run_id, start_afresh
     from trainer.distributed import stop_on_sigterm
     from trainer.planning import plan_split
 
@@ -124,6 +126,8 @@ def _train(settings: Settings, world, args) -> int:
     def plan():
         with store_errors(settings, "s3"):
             run_id = choose_run_id(client, settings, settings.run_id, settings.resume, args.overwrite)
+            if args.overwrite and not settings.resume:
+                start_afresh(client, settings, run_id)
         splits = [
             plan_split(client, settings, s, shards=shards, strict=args.strict) for s in ("train", "test")
         ]

@@ -39,7 +39,7 @@ from trainer.distributed import position
 from trainer.sample import Sample
 from trainer.stages import SameEveryEpoch, Stage
 from trainer.transforms import DecodePng, ReadObject, collate_samples, decode_sample
-from trainer.transient import read_object
+from trainer.transient import ResumingStream, read_object
 
 # Bumped when a loader's sample order for the same settings changes: a checkpoint written under
 # another order cannot be resumed (its delivered-but-untrained batches would differ).
@@ -122,14 +122,15 @@ class OpenShard:
     The reader is consumed front to back by ``tarfile`` in stream mode while the members are
     iterated: no seek, no temporary file, one member in hand at a time. A member's key is the
     shard's key and its name (:func:`labcore.shards.member_key`). Each shard is checked against
-    its SHA-256 from the manifest as it streams.
+    its SHA-256 from the manifest as it streams. A GET a node drops mid-shard is sent again and
+    resumed at the byte where it stopped (:class:`trainer.transient.ResumingStream`).
     """
 
     def __init__(self, digests: dict[str, str | None] | None = None):
         self.digests = digests or {}
 
     def __call__(self, reader) -> Iterator[tuple[str, bytes]]:
-        return iter_verified(reader, reader.key, self.digests.get(reader.key))
+        return iter_verified(ResumingStream(reader), reader.key, self.digests.get(reader.key))
 
 
 class ShardSamples(Stage):

@@ -67,6 +67,9 @@ class World:
     hint: str = ""
     # (hostname, address) of every rank, to name the one that is lost.
     peers: list = field(default_factory=list)
+    # A gloo group with the patient timeout (trainer.deadlines): where one rank may be busy far
+    # longer than a step (a peer's first batch, rank 0's checkpoint). None: the default group.
+    patient: object = None
 
     @property
     def is_main(self) -> bool:
@@ -118,15 +121,23 @@ class World:
         ranks = " or ".join(str(rank) for rank, _, _ in lost)
         return f"rank {ranks} (on {lost[0][1]}, {lost[0][2]})"
 
-    def sum(self, values: list) -> list[int]:
-        """Element-wise sums of ``values`` (numbers or booleans) over every rank, on every rank."""
+    def sum(self, values: list, *, patient: bool = False) -> list[int]:
+        """Element-wise sums of ``values`` (numbers or booleans) over every rank, on every rank.
+
+        ``patient``: waiting as long as the patient group allows, not ``DIST_TIMEOUT``.
+        """
         if not self.distributed:
             return [int(v) for v in values]
         import torch
 
         tensor = torch.tensor([int(v) for v in values], dtype=torch.long)
-        self._collective(dist.all_reduce, tensor)
+        self._collective(dist.all_reduce, tensor, dist.ReduceOp.SUM, self.patient if patient else None)
         return tensor.tolist()
+
+    def wait_for_all(self) -> None:
+        """Every rank here before any goes on, waiting as long as the patient group allows."""
+        if self.distributed:
+            self._collective(dist.barrier, self.patient)
 
     def everywhere(self, obj) -> list:
         """``obj`` of every rank, in rank order, on every rank."""
@@ -200,9 +211,18 @@ def stop_on_sigterm(world: World) -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
-def join_world(timeout: int) -> World:
-    """Join torchrun's process group (gloo) if torchrun started us; a one-rank :class:`World` if not."""
-    size = int(os.environ.get("WORLD_SIZE", "1") or 1)
+def world_size() -> int:
+    """How many ranks torchrun started (1 outside torchrun)."""
+    return int(os.environ.get("WORLD_SIZE", "1") or 1)
+
+
+def join_world(timeout: int, patient: float | None = None) -> World:
+    """Join torchrun's process group (gloo) if torchrun started us; a one-rank :class:`World` if not.
+
+    ``timeout`` bounds every collective; ``patient`` (seconds) makes a second group for the waits
+    that :mod:`trainer.deadlines` allows to take longer.
+    """
+    size = world_size()
     rank = int(os.environ.get("RANK", "0") or 0)
     if size <= 1:
         return World(0, 1, timeout)
@@ -215,6 +235,8 @@ def join_world(timeout: int) -> World:
         ) from None
     world = World(dist.get_rank(), dist.get_world_size(), timeout)
     world.peers = [tuple(p) for p in world.everywhere(_whereabouts())]
+    if patient:
+        world.patient = dist.new_group(backend="gloo", timeout=timedelta(seconds=patient))
     return world
 
 

@@ -26,13 +26,14 @@ from labcore.errors import DataError, StoreError
 from trainer.checkpoints import Checkpointer, Resumed
 from trainer.connector import connector_errors
 from trainer.datasets import Loader
+from trainer.deadlines import Deadlines
 from trainer.delivery import Delivery
 from trainer.distributed import World
 from trainer.epoch_report import EpochReport
 from trainer.measure import label_entropy
 from trainer.planning import SplitPlan
 from trainer.sample import Batch
-from trainer.watchdog import CHECKPOINT_WRITE_SECONDS, FIRST_BATCH_SECONDS, Watchdog
+from trainer.watchdog import Watchdog
 
 
 @dataclass
@@ -73,7 +74,7 @@ class Training:
     endpoint: str = ""  # "MinIO at http://...": the store and its URL, for messages
     history: list[dict] = field(default_factory=list)  # finished epochs' reports, saved in checkpoints
     watchdog: Watchdog | None = None
-    data_timeout: float = 30.0
+    deadlines: Deadlines = field(default_factory=lambda: Deadlines(30, 300, 90, 60))
 
     def waiting(self, seconds: float, what: str) -> None:
         if self.watchdog is not None:
@@ -102,8 +103,9 @@ def train_epoch(t: Training, epoch: int, *, skip_steps: int = 0, trained_before:
     with bar:
         while True:
             waited = time.perf_counter()
+            first = step == 0
             t.waiting(
-                FIRST_BATCH_SECONDS if step == 0 else t.data_timeout, f"waiting for data in epoch {epoch}"
+                t.deadlines.first_batch if first else t.deadlines.batch, f"waiting for data in epoch {epoch}"
             )
             batch = next(iterator, None)
             t.done_waiting()
@@ -120,7 +122,8 @@ def train_epoch(t: Training, epoch: int, *, skip_steps: int = 0, trained_before:
                 usable = len(batch.labels)
                 stats.steps += 1
                 stats.entropy_sum += label_entropy(batch.labels)
-            holding, step_samples = t.world.sum([batch is not None, usable])
+            # The first step waits for every rank's first batch: patiently, as that batch may.
+            holding, step_samples = t.world.sum([batch is not None, usable], patient=first)
             if not holding:
                 break
             step += 1
@@ -164,7 +167,7 @@ def evaluate(t: Training, batches: Iterable[Batch]) -> EpochStats:
     stats = EpochStats()
     iterator = iter(batches)
     while True:
-        t.waiting(FIRST_BATCH_SECONDS if not stats.delivery.keys else t.data_timeout, "evaluating")
+        t.waiting(t.deadlines.first_batch if not stats.delivery.keys else t.deadlines.batch, "evaluating")
         batch = next(iterator, None)
         t.done_waiting()
         if batch is None:
@@ -177,16 +180,21 @@ def evaluate(t: Training, batches: Iterable[Batch]) -> EpochStats:
 
 
 def _checkpoint(t: Training, epoch: int, step: int, trained: int) -> None:
-    """Every rank hands its RNG state to rank 0, which writes the checkpoint."""
+    """Every rank hands its RNG state to rank 0, which writes the checkpoint; then all ranks meet.
+
+    The other ranks wait for rank 0 at a barrier of the patient group, not at the next step's
+    collective: a write slowed by a lost node may take far longer than ``DIST_TIMEOUT``.
+    """
     rng = t.world.gather(torch.get_rng_state())
     if t.world.is_main:
         # A deadline per PUT, and a longer one than for a batch: a write waits for quorum.
-        seconds = max(t.data_timeout, CHECKPOINT_WRITE_SECONDS)
+        seconds = t.deadlines.checkpoint_write
         t.checkpointer.save(
             t.module, t.optimizer, epoch=epoch, step=step, trained=trained, reports=t.history, rng=rng,
             each_write=lambda: t.waiting(seconds, "writing a checkpoint"),
         )  # fmt: skip
         t.done_waiting()
+    t.world.wait_for_all()
 
 
 def weights_digest(module: nn.Module) -> str:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from labcore.clients import read_json, store_errors
 from labcore.errors import DataError
 from labcore.layout import parse_key, split_prefix
+from labcore.manifest import parse_manifest
 from labcore.settings import Settings
 from labcore.shards import manifest_key, shards_prefix
 
@@ -45,8 +46,15 @@ class SplitPlan:
         return sum(self.shards.values()) if self.sharded else len(self.keys)
 
     def fingerprint(self) -> str:
-        """A short hash of what was listed: a checkpoint records it, a resume must see the same."""
-        items = [f"{k}:{n}" for k, n in sorted(self.shards.items())] if self.sharded else sorted(self.keys)
+        """A short hash of what was listed: a checkpoint records it, a resume must see the same.
+
+        Shards count with their SHA-256 from the manifest: another dataset seeded with the same
+        limit has the same keys and counts, not the same bytes.
+        """
+        if self.sharded:
+            items = [f"{k}:{n}:{self.digests.get(k, '')}" for k, n in sorted(self.shards.items())]
+        else:
+            items = sorted(self.keys)
         return hashlib.sha256("\n".join(items).encode()).hexdigest()[:16]
 
 
@@ -71,19 +79,19 @@ def _plan_shards(client, settings: Settings, split: str) -> SplitPlan:
             o.object_name
             for o in client.list_objects(settings.bucket, split_prefix(prefix, split), recursive=True)
         }
-    entry = manifest.get("splits", {}).get(split)
+    entry = parse_manifest(manifest, f"{where}manifest.json").get(split)
     if not entry:
         raise DataError(f"the shard manifest at {where} has no {split} split: re-seed with --format shards")
-    counts = {s["key"]: s["samples"] for s in entry["shards"]}
-    digests = {s["key"]: s["sha256"] for s in entry["shards"] if s.get("sha256")}
+    counts = {s.key: s.samples for s in entry.shards}
+    digests = {s.key: s.sha256 for s in entry.shards if s.sha256}
     if set(counts) != listed:
         raise DataError(
             f"shards under {where}{split}/ differ from the manifest ({len(listed)} listed, {len(counts)} in the "
             "manifest): re-seed with --format shards --prune"
         )
-    if sum(counts.values()) != entry.get("samples"):
+    if sum(counts.values()) != entry.samples:
         raise DataError(
-            f"the shard manifest at {where} counts {entry.get('samples')} {split} samples but its shards hold "
+            f"the shard manifest at {where} counts {entry.samples} {split} samples but its shards hold "
             f"{sum(counts.values())}: re-seed with --format shards --prune"
         )
     return SplitPlan(split, shards=counts, digests=digests)

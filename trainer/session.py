@@ -11,6 +11,7 @@ from labcore.stores import STORES
 from trainer.checkpoints import Checkpointer, Resumed, apply
 from trainer.connector import connector_errors, export_credentials
 from trainer.datasets import ORDER_VERSION, build_loader
+from trainer.deadlines import deadlines
 from trainer.distributed import World
 from trainer.loop import Training, fit
 from trainer.model import SmallCNN
@@ -129,7 +130,7 @@ class Session:
                 self._rank_prefix(),
                 diagnose=self.checkpointer.quorum_lost,
             ),
-            data_timeout=s.data_timeout,
+            deadlines=deadlines(s.data_timeout, s.dist_timeout, distributed=self.world.distributed),
         )
         reports = fit(training, start)
         if not self.world.is_main:

@@ -68,3 +68,56 @@ def write_object(writer: Callable, uri: str, data: bytes) -> None:
             if not transient(exc) or attempt == ATTEMPTS - 1:
                 raise
         time.sleep(0.25 * 2**attempt)
+
+
+class ResumingStream:
+    """The object behind the connector's ``reader`` as a stream read front to back (a tar shard),
+    where a dropped GET is sent again, up to ``ATTEMPTS`` times in all, and resumed where the
+    reading stopped: the new GET's first bytes, up to what was already read, are skipped.
+
+    The bytes are the object's or an error is raised; a shard changed between two GETs fails the
+    SHA-256 check its reader makes at the end.
+    """
+
+    def __init__(self, reader):
+        self.key = reader.key
+        self._reader = reader
+        self._again = getattr(reader, "_get_stream", None)
+        self._chunks = None  # after a dropped GET: the chunks of the one sent again
+        self._pending = b""
+        self._skip = 0
+        self._position = 0
+        self._retries = 0
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes (all that is left when negative), as ``io.RawIOBase.read``."""
+        while True:
+            try:
+                data = self._read(size)
+            except S3Exception as exc:
+                if self._again is None or not transient(exc) or self._retries >= ATTEMPTS - 1:
+                    raise
+                self._retries += 1
+                time.sleep(0.25 * 2 ** (self._retries - 1))
+                self._chunks, self._pending, self._skip = iter(self._again()), b"", self._position
+                continue
+            self._position += len(data)
+            return data
+
+    def _read(self, size: int) -> bytes:
+        if self._chunks is None:
+            return self._reader.read(size if size >= 0 else None)
+        out = bytearray()
+        while size < 0 or len(out) < size:
+            if not self._pending:
+                chunk = next(self._chunks, None)
+                if chunk is None:
+                    break
+                drop = min(self._skip, len(chunk))
+                self._skip -= drop
+                self._pending = bytes(chunk[drop:])
+                continue
+            take = len(self._pending) if size < 0 else min(size - len(out), len(self._pending))
+            out += self._pending[:take]
+            self._pending = self._pending[take:]
+        return bytes(out)

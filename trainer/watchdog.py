@@ -15,15 +15,6 @@ import sys
 import threading
 import time
 
-# The first batch of an epoch waits for DataLoader workers to start, list the prefix and fill
-# their shuffle buffers (seconds to a minute on a laptop); later batches need only a few GETs.
-FIRST_BATCH_SECONDS = 300
-# A checkpoint PUT waits for write quorum: after a node of a multi-node MinIO vanishes, MinIO
-# holds writes until it gives up on that node's drives (10-12 s per PUT alone, 20-60 s for the
-# trainer's PUT among its own stalled GETs, measured with the 4-node cluster). Each PUT gets at
-# least this long, so losing a node does not end the run (README, Failure modes).
-CHECKPOINT_WRITE_SECONDS = 90
-
 
 class Watchdog:
     """Ends the process with one line when an armed wait passes its deadline."""

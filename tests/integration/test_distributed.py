@@ -16,11 +16,13 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import torch.multiprocessing as mp
 
 from tests.conftest import free_port, wait_for
+from tests.faultproxy import delaying_proxy
 from tests.integration.ranks import read_epoch
 from trainer.delivery import Delivery
 from trainer.planning import plan_split
@@ -146,6 +148,26 @@ def test_four_ranks_with_unequal_step_counts_finish_every_epoch(dataset, tmp_pat
     assert "weights identical on 4 ranks" in result.stdout
 
 
+def test_a_checkpoint_write_slower_than_dist_timeout_is_waited_for(dataset, tmp_path):
+    """Rank 0's checkpoint PUT held back 25 s (a lost node makes them slow) with DIST_TIMEOUT=10:
+    rank 1 waits for it at the checkpoint's own barrier, not at the next step's collective."""
+    env, settings, client = dataset
+    endpoint = urlsplit(env["AWS_ENDPOINT_URL"])
+    held = rb"PUT /[^/ ]+/checkpoints/slow/epoch-001-step-000005\.pt"
+    with delaying_proxy((endpoint.hostname, endpoint.port), held, seconds=25) as proxy:
+        slow = {
+            **env,
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{proxy.port}",
+            "DIST_TIMEOUT": "10",
+            "DATA_TIMEOUT": "5",
+        }
+        args = ["--epochs", "1", "--workers", "1", "--batch-size", "32", "--checkpoint-every", "5"]
+        result = torchrun(2, [*args, "--run-id", "slow", "--no-progress"], slow, tmp_path)
+    assert proxy.delayed >= 1, "the checkpoint PUT was held back"
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"train: {SAMPLES} of {SAMPLES} objects, 0 duplicates" in result.stdout, result.stdout
+
+
 def rank_pids(torchrun_pid: int) -> dict[int, int]:
     """``{rank: pid}`` of torchrun's worker processes, read from /proc."""
     children = Path(f"/proc/{torchrun_pid}/task/{torchrun_pid}/children").read_text().split()
@@ -160,7 +182,7 @@ def rank_pids(torchrun_pid: int) -> dict[int, int]:
 
 def test_a_killed_rank_stops_the_others_and_resume_completes(dataset, tmp_path):
     env, settings, client = dataset
-    env = {**env, "DIST_TIMEOUT": "30"}
+    env = {**env, "DIST_TIMEOUT": "30", "DATA_TIMEOUT": "20"}
     args = [
         "--epochs",
         "2",

@@ -81,6 +81,26 @@ def test_reusing_a_run_id_needs_resume_or_overwrite(seed_bucket, lab_env, tmp_pa
     assert replaced.returncode == 0, replaced.stderr[-2000:]
 
 
+def test_an_overwriting_run_killed_before_its_first_checkpoint_is_never_resumed_as_the_old(
+    seed_bucket, lab_env, tmp_path
+):
+    client = small_run(seed_bucket, lab_env, tmp_path)
+    pointer_key = "checkpoints/base/latest.json"
+    process = spawn(
+        "trainer", ["--overwrite", "--run-id", "base", "--epochs", "2", "--no-progress"], lab_env, tmp_path
+    )
+    kill_when(
+        process,
+        lambda: json.loads(client.get_object(lab_env["BUCKET"], pointer_key).read()).get("key") is None,
+        timeout=60,
+        what="the overwriting run's pointer",
+    )
+    resumed = run_module("trainer", ["--resume", "--run-id", "base", "--epochs", "2"], lab_env, tmp_path)
+    assert_one_line_error(
+        resumed, 2, r"run base was started again with --overwrite and has no checkpoint since"
+    )
+
+
 def test_resume_refuses_a_changed_dataset(seed_bucket, lab_env, tmp_path):
     client = small_run(seed_bucket, lab_env, tmp_path)
     # Re-seeding with another sample (or pruning one) changes the listing the run's order came from.
@@ -92,6 +112,20 @@ def test_resume_refuses_a_changed_dataset(seed_bucket, lab_env, tmp_path):
     resumed = run_module("trainer", ["--resume", "--run-id", "base"], lab_env, tmp_path)
     assert_one_line_error(
         resumed, 2, r"the dataset changed since run base was checkpointed .*start a new run"
+    )
+
+
+def test_resume_refuses_shards_of_another_dataset_with_the_same_counts(seed_bucket, lab_env, tmp_path):
+    shards = {"objects": False, "shard_size": 20, "learnable": True, "env": lab_env}
+    seed_bucket({"train": 60, "test": 10}, seed=0, **shards)
+    args = ["--loader", "shards", "--no-progress", "--run-id", "sharded"]
+    first = run_module("trainer", [*args, "--epochs", "1"], lab_env, tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    # Other samples, the same keys and counts: only the shards' SHA-256s tell the datasets apart.
+    seed_bucket({"train": 60, "test": 10}, seed=1, **shards)
+    resumed = run_module("trainer", [*args, "--epochs", "2", "--resume"], lab_env, tmp_path)
+    assert_one_line_error(
+        resumed, 2, r"the dataset changed since run sharded was checkpointed .*start a new run"
     )
 
 

@@ -11,7 +11,7 @@ from labcore.clients import minio_client
 from labcore.layout import sample_key
 from labcore.png import decode_png
 from labcore.sources import load_split
-from seeder.upload import checksums_key, seed, seed_shards
+from seeder.upload import checksums_key, read_checksums, seed, seed_shards
 from tests.conftest import assert_one_line_error, run_module
 
 COUNTS = {"train": 37, "test": 11}  # neither divides evenly by typical worker counts
@@ -80,6 +80,17 @@ def test_interrupted_and_damaged_seeds_converge(seed_bucket, lab_settings, lab_e
     assert (pruned.uploaded, pruned.pruned) == (0, 1)
     assert listing(client, other) == wanted
     client.remove_objects(other, [DeleteObject(k) for k in wanted])
+
+
+@pytest.mark.parametrize("record", [b'{"objects": []}', b'{"objects": {"mnist/train/0/00000.png": 5}}'])
+def test_a_record_of_another_shape_is_rebuilt(seed_bucket, lab_env, lab_settings, record):
+    seeded = seed_bucket(COUNTS, env=lab_env)
+    client = seeded.client
+    client.put_object(lab_settings.bucket, "mnist/checksums.json", io.BytesIO(record), len(record))
+    again = seeded.seed_again()
+    # Nothing was uploaded again (the ETags still match), and the record is whole once more.
+    assert (again.uploaded, again.skipped) == (0, 48)
+    assert len(read_checksums(client, lab_settings.bucket, "mnist")) == 48
 
 
 def test_cli_seeds_and_reports(make_dataset, lab_env, tmp_path):

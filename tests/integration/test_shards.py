@@ -149,3 +149,25 @@ def test_a_truncated_shard_stops_the_trainer_at_that_shard(seed_bucket, lab_env,
     assert_one_line_error(
         result, 1, rf"shard {key} (does not match its manifest|is damaged).*re-seed the shards"
     )
+
+
+@pytest.mark.parametrize(
+    "manifest",
+    [
+        {"splits": {"train": {"samples": 30}, "test": {"samples": 10}}},
+        {"splits": {"train": {"shards": [{"key": "mnist-shards/train/shard-000000.tar"}]}}},
+    ],
+    ids=["no-shards", "no-samples"],
+)
+def test_a_damaged_manifest_stops_the_trainer_in_one_line(seed_bucket, lab_env, tmp_path, manifest):
+    client = seed_bucket({"train": 30, "test": 10}, objects=False, shard_size=10, env=lab_env).client
+    body = json.dumps(manifest).encode()
+    client.put_object(lab_env["BUCKET"], "mnist-shards/manifest.json", io.BytesIO(body), len(body))
+    result = run_module(
+        "trainer", ["--loader", "shards", "--epochs", "1", "--no-progress"], lab_env, tmp_path
+    )
+    assert_one_line_error(
+        result,
+        1,
+        r"the shard manifest s3://.*/mnist-shards/manifest\.json is damaged .*re-seed with --format shards",
+    )

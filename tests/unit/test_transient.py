@@ -6,11 +6,15 @@ the failure can come at a chosen moment (MinIO's 499 happens when a node stops m
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from s3torchconnector.s3reader.sequential import SequentialS3Reader
 from s3torchconnectorclient import S3Exception
 
+from labcore.shards import member_key, member_name, write_shard
 from trainer import transient
+from trainer.datasets import OpenShard
 
 DROPPED = S3Exception(
     "Client error: Unknown response error: MetaRequestResult { response_status: 499, crt_error: "
@@ -92,3 +96,47 @@ def test_a_refused_write_is_not_sent_again():
     with pytest.raises(S3Exception, match="Access Denied"):
         transient.write_object(writer, "s3://lab-data/elsewhere/x", b"x")
     assert writer.written == []
+
+
+def shard_reader_failing(body: bytes, failures: list[Exception], cut: int) -> tuple[SequentialS3Reader, list]:
+    """A reader of a tar shard whose GETs send the first ``cut`` bytes, then fail with
+    ``failures`` in turn; the GET after them sends it whole. In 100-byte chunks, as a stream."""
+    gets = []
+
+    def stream():
+        gets.append(1)
+        end = cut if len(gets) <= len(failures) else len(body)
+        for start in range(0, end, 100):
+            yield body[start : min(start + 100, end)]
+        if len(gets) <= len(failures):
+            raise failures[len(gets) - 1]
+
+    return SequentialS3Reader("lab-data", "mnist-shards/train/shard-000000.tar", lambda: None, stream), gets
+
+
+def a_shard() -> tuple[bytes, list[tuple[str, bytes]]]:
+    samples = [(index, index % 10, bytes([index]) * (300 + index)) for index in range(12)]
+    body = write_shard(samples)
+    key = "mnist-shards/train/shard-000000.tar"
+    return body, [(member_key(key, member_name(i, label)), data) for i, label, data in samples]
+
+
+def test_a_shard_stream_a_node_drops_is_resumed_where_it_stopped():
+    body, members = a_shard()
+    # Dropped twice: mid-member, then at another point; every member arrives once, the hash holds.
+    reader, gets = shard_reader_failing(body, [DROPPED, DROPPED], cut=len(body) // 3 + 7)
+    opened = OpenShard({reader.key: hashlib.sha256(body).hexdigest()})
+    assert list(opened(reader)) == members
+    assert len(gets) == 3
+
+
+def test_a_shard_stream_gives_up_after_the_attempts_or_at_once_on_a_lasting_failure():
+    body, _ = a_shard()
+    reader, gets = shard_reader_failing(body, [DROPPED] * 10, cut=len(body) // 2)
+    with pytest.raises(S3Exception, match="response_status: 499"):
+        list(OpenShard()(reader))
+    assert len(gets) == transient.ATTEMPTS
+    reader, gets = shard_reader_failing(body, [MISSING], cut=len(body) // 2)
+    with pytest.raises(S3Exception, match="does not exist"):
+        list(OpenShard()(reader))
+    assert len(gets) == 1
