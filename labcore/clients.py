@@ -86,8 +86,16 @@ def http_pool(pool_size: int = 16) -> urllib3.PoolManager:
         ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
         # 499: what a MinIO node answers to the requests it is serving when it shuts down (a node
         # lost from the cluster); another node, or the same one restarted, can serve them.
+        # Retry-After is not honoured: MinIO sends 120 s with SlowDown and quorum errors, and three
+        # such sleeps (6 minutes) would outlast every deadline of the lab. The backoff bounds a
+        # call at 1.4 s of sleep plus its timeouts.
         retries=urllib3.Retry(
-            total=3, connect=2, read=2, backoff_factor=0.2, status_forcelist=(499, 500, 502, 503, 504)
+            total=3,
+            connect=2,
+            read=2,
+            backoff_factor=0.2,
+            status_forcelist=(499, 500, 502, 503, 504),
+            respect_retry_after_header=False,
         ),
     )
 
@@ -141,6 +149,12 @@ def describe_failure(exc: BaseException, endpoint: Endpoint) -> LabError:
         return ConfigError(
             f"TLS with {where} failed: use http:// (MINIO_SECURE=false) for a plain-HTTP server, "
             "or give its CA in SSL_CERT_FILE"
+        )
+    if isinstance(getattr(exc, "reason", None), urllib3.exceptions.ResponseError):
+        # The pool's retries ran out on 5xx answers: the server is up but will not serve.
+        return StoreError(
+            f"{where} answered every attempt with an error ({exc.reason}): it is overloaded, "
+            "starting, or has lost quorum; try again when it answers"
         )
     if isinstance(exc, urllib3.exceptions.HTTPError):
         reason = getattr(exc, "reason", None) or exc

@@ -1,12 +1,15 @@
-"""A TCP proxy in front of a real server that holds back chosen requests: a slow network path.
+"""Faults on the network path, for tests: a slow proxy in front of a real server, and a server
+that is only ever unavailable.
 
-Not a stand-in for S3: every byte goes to the real server and back unchanged. The proxy only
-delays a request whose first bytes (its request line) match, so a test can make one kind of
-request slow (a checkpoint PUT) and leave the rest alone.
+Neither is a stand-in for S3. The proxy sends every byte to the real server and back unchanged; it
+only delays a request whose first bytes (its request line) match, so a test can make one kind of
+request slow (a checkpoint PUT) and leave the rest alone. The unavailable server answers 503 to
+everything, as an overloaded store, a node without quorum or a proxy with no route does.
 """
 
 from __future__ import annotations
 
+import http.server
 import re
 import socket
 import threading
@@ -74,3 +77,45 @@ def delaying_proxy(target: tuple[str, int], pattern: bytes, seconds: float) -> I
         yield proxy
     finally:
         proxy.close()
+
+
+class _Unavailable(http.server.BaseHTTPRequestHandler):
+    """Answers every request 503 (with ``Retry-After`` when the server has one), as a busy server,
+    a node without quorum, or a proxy with no route do."""
+
+    protocol_version = "HTTP/1.1"
+
+    def _answer(self):
+        self.server.paths.append(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        body = b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"
+        self.send_response(503)
+        if self.server.retry_after is not None:
+            self.send_header("Retry-After", str(self.server.retry_after))
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _answer
+
+    def log_message(self, *args):
+        pass
+
+
+@contextmanager
+def unavailable_server(retry_after: int | None = None) -> Iterator[http.server.HTTPServer]:
+    """An HTTP server on 127.0.0.1 answering every request 503 ``SlowDown``; ``.paths`` lists what
+    it was asked, ``.server_port`` is its port."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Unavailable)
+    server.paths, server.retry_after = [], retry_after
+    thread = threading.Thread(target=server.serve_forever, name="unavailable-server", daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -112,9 +112,9 @@ class Checkpointer:
     ) -> str:
         """Save the state at batch ``step`` of ``epoch`` (``step`` 0: the epoch has not started).
 
-        ``rng`` holds each rank's ``torch.get_rng_state()`` in rank order (dropout draws differ
-        per rank); ``trained`` counts the samples trained so far in the epoch by all ranks.
-        ``each_write`` runs before each of the two PUTs (the trainer restarts its deadline there).
+        ``rng`` holds each rank's ``torch.get_rng_state()`` in rank order (ranks seed alike,
+        but a rank with more samples draws more dropout, so the states part ways); ``trained`` counts the samples trained so far in
+        the epoch by all ranks. ``each_write`` runs before each of the two PUTs (the trainer restarts its deadline there).
         """
         self.check_quorum()
         key = f"{run_prefix(self.run_id)}epoch-{epoch:03d}-step-{step:06d}.pt"

@@ -155,16 +155,19 @@ class World:
         self._collective(dist.gather_object, obj, out, 0)
         return out
 
-    def broadcast(self, obj):
-        """Rank 0's ``obj`` on every rank."""
+    def broadcast(self, obj, *, patient: bool = False):
+        """Rank 0's ``obj`` on every rank (``patient``: waiting as long as the patient group allows)."""
         if not self.distributed:
             return obj
         box = [obj]
-        self._collective(dist.broadcast_object_list, box, 0)
+        self._collective(dist.broadcast_object_list, box, 0, self.patient if patient else None)
         return box[0]
 
     def decide(self, fn):
-        """``fn()`` run on rank 0 only, its result (or its one-line error) shared with every rank."""
+        """``fn()`` run on rank 0 only, its result (or its one-line error) shared with every rank.
+
+        The others wait patiently: rank 0 may be listing a large split or reading a checkpoint.
+        """
         outcome = None
         if self.is_main:
             try:
@@ -173,9 +176,9 @@ class World:
                 if not self.distributed:
                     raise
                 outcome = ("error", (str(exc), exc.exit_code))
-                self.broadcast(outcome)
+                self.broadcast(outcome, patient=True)
                 raise
-        outcome = self.broadcast(outcome)
+        outcome = self.broadcast(outcome, patient=True)
         if outcome[0] == "error":
             raise Echo(*outcome[1])
         return outcome[1]

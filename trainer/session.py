@@ -147,8 +147,13 @@ class Session:
             "final_test_accuracy": reports[-1].test_accuracy,
             "per_epoch": [r.as_dict() for r in reports],
         }
+        # Three PUTs, each given what a checkpoint PUT gets: the watchdog ends a hung one in one line.
+        training.waiting(
+            3 * training.deadlines.checkpoint_write, "saving the run's model, metrics and report"
+        )
         with connector_errors(f"saving the run to s3://{s.bucket}/runs/{self.run_id}/ failed"):
             base = write_run_outputs(s, self.run_id, self.module, metrics)
+        training.done_waiting()
         print(
             f"run {self.run_id}: test accuracy {reports[-1].test_accuracy:.2%} after {s.epochs} epochs; "
             f"model.pt, metrics.json and report.png at {base}",

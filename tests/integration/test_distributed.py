@@ -7,6 +7,7 @@ tests run ``python -m trainer`` under torchrun, as users do.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -19,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+import torch
 import torch.multiprocessing as mp
 
 from tests.conftest import free_port, wait_for
@@ -131,6 +133,14 @@ def test_two_ranks_train_exactly_once_with_identical_weights(dataset, tmp_path):
     metrics = metrics_of(client, settings.bucket, "w2")
     assert metrics["world_size"] == 2
     assert [e["trained_samples"] for e in metrics["per_epoch"]] == [SAMPLES, SAMPLES]
+    # Every rank seeds alike, but rank 0's share of each epoch is one sample larger (502 against
+    # 501) and dropout draws per element: the RNG states a checkpoint keeps per rank differ, and
+    # each rank resumes from its own.
+    pointer = json.loads(client.get_object(settings.bucket, "checkpoints/w2/latest.json").read())
+    state = torch.load(
+        io.BytesIO(client.get_object(settings.bucket, pointer["key"]).read()), weights_only=True
+    )
+    assert len(state["rng"]) == 2 and not torch.equal(state["rng"][0], state["rng"][1])
 
 
 def test_four_ranks_with_unequal_step_counts_finish_every_epoch(dataset, tmp_path):

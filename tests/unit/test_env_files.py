@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -32,9 +33,12 @@ REFUSED = {
 
 
 def make(target: str, env_file: Path) -> subprocess.CompletedProcess:
+    """``make -n target`` reading ``env_file`` as its .env.local, in an environment without the
+    settings an outer make (make test) exports: the environment would win over the files."""
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root")}
     return subprocess.run(
         ["make", "-n", "-C", str(ROOT), target, f"LOCAL_ENV={env_file}"],
-        capture_output=True, text=True, timeout=60,
+        env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
 
 

@@ -1,4 +1,5 @@
 import gzip
+import tracemalloc
 
 import pytest
 
@@ -54,3 +55,30 @@ def test_unreadable_path_is_a_data_error(tmp_path):
         read_idx(tmp_path / "dir.gz")
     with pytest.raises(DataError, match="cannot read it"):
         read_idx(tmp_path / "missing")
+
+
+def test_a_gzip_bomb_is_refused_without_being_read_into_memory(tmp_path):
+    # 28x28 images declared, 4 of them, followed by 128 MiB of zeros (130 KB compressed).
+    bomb = tmp_path / "train-images-idx3-ubyte.gz"
+    with gzip.open(bomb, "wb", compresslevel=9) as out:
+        out.write(idx_bytes((4, 28, 28), bytes(4 * 28 * 28)))
+        zeros = bytes(1 << 20)
+        for _ in range(128):
+            out.write(zeros)
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match=r"needs 3136 bytes of data, found more than 3136"):
+            read_idx(bomb)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20, peak  # the declared size and gzip's buffers, not the 128 MiB
+
+
+def test_a_header_declaring_more_than_the_lab_reads_is_refused(tmp_path):
+    huge = tmp_path / "t10k-images-idx3-ubyte.gz"
+    huge.write_bytes(gzip.compress(idx_bytes((10**6, 1000, 1000), b"")))
+    with pytest.raises(
+        DataError, match=r"declares 1000000000000 bytes, more than the 1073741824 the lab reads"
+    ):
+        read_idx(huge)

@@ -2,41 +2,20 @@
 
 from __future__ import annotations
 
-import http.server
-import threading
 from collections.abc import Iterator
 
 import pytest
 
 from labcore.settings import load_settings
 from tests.conftest import free_port
+from tests.faultproxy import unavailable_server
 from trainer.checkpoints import Checkpointer
 
 
-class Unavailable(http.server.BaseHTTPRequestHandler):
-    """Answers every request 503, as a proxy with no route or a store without MinIO's endpoint."""
-
-    def do_GET(self):  # noqa: N802 - the name http.server calls
-        self.server.paths.append(self.path)
-        self.send_response(503)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
-def unavailable() -> Iterator[http.server.HTTPServer]:
-    server = http.server.HTTPServer(("127.0.0.1", 0), Unavailable)
-    server.paths = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+def unavailable() -> Iterator:
+    with unavailable_server() as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def checkpointer(endpoint: str, store: str = "minio") -> Checkpointer:

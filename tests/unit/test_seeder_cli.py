@@ -1,8 +1,11 @@
 """The seeder's command line, run as users run it, for mistakes caught before any server is used."""
 
+import time
+
 import pytest
 
 from tests.conftest import assert_one_line_error, free_port, run_module
+from tests.faultproxy import unavailable_server
 
 ENV = {
     "MINIO_ENDPOINT": "127.0.0.1:9000",
@@ -41,6 +44,22 @@ def test_unreachable_endpoint_is_one_line(tmp_path):
     assert_one_line_error(
         result, 1, r"cannot reach MinIO at http://127\.0\.0\.1:\d+ \(MINIO_ENDPOINT\).*make up"
     )
+
+
+def test_a_server_answering_503_with_retry_after_is_one_line_within_seconds(tmp_path):
+    """MinIO sends Retry-After: 120 with SlowDown; the SDK's pool honoured it, three times (6 min)."""
+    with unavailable_server(retry_after=120) as server:
+        env = {**ENV, "MINIO_ENDPOINT": f"127.0.0.1:{server.server_port}"}
+        started = time.monotonic()
+        result = run_module(
+            "seeder", ["--source", str(tmp_path), "--limit", "10"], env, tmp_path, timeout=100
+        )
+        took = time.monotonic() - started
+    assert_one_line_error(
+        result, 1, r"MinIO at http://127\.0\.0\.1:\d+ \(MINIO_ENDPOINT\) answered every attempt"
+    )
+    assert took < 60, took  # well within one Retry-After, and within the lab's deadlines
+    assert len(server.paths) >= 2, "the failed request was retried"
 
 
 def test_bad_flags_are_usage_errors(tmp_path):
