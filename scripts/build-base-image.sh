@@ -17,11 +17,22 @@ command -v debootstrap >/dev/null 2>&1 || {
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
 }
 
-root=$(mktemp -d /tmp/lab-rootfs.XXXXXX)
-trap 'rm -rf "$root"' EXIT
-echo "[base-image] debootstrap bookworm from $mirror"
-debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates bookworm "$root" "$mirror" >/tmp/lab-debootstrap.log 2>&1 \
-  || { echo "base-image: debootstrap failed; see /tmp/lab-debootstrap.log" >&2; exit 1; }
+root=""
+trap 'rm -rf "${root:-}"' EXIT
+# A mirror sometimes fails one download of the ~100 ("Couldn't download packages: libtirpc-common",
+# seen once on a fresh CI machine, fine a minute later): three attempts, each in a fresh root.
+for attempt in 1 2 3; do
+  rm -rf "${root:-}"
+  root=$(mktemp -d /tmp/lab-rootfs.XXXXXX)
+  echo "[base-image] debootstrap bookworm from $mirror (attempt $attempt of 3)"
+  if debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates bookworm "$root" "$mirror" \
+    >/tmp/lab-debootstrap.log 2>&1; then
+    break
+  fi
+  [ "$attempt" -lt 3 ] || { echo "base-image: debootstrap failed 3 times; see /tmp/lab-debootstrap.log" >&2; exit 1; }
+  echo "[base-image] $(tail -n 1 /tmp/lab-debootstrap.log); again in $((attempt * 10)) s"
+  sleep $((attempt * 10))
+done
 # Keep the image small: package lists and caches are not needed at run time.
 rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb
 tar -C "$root" -c . | docker import \
