@@ -55,7 +55,7 @@ export SEED_SOURCE := /source
 export SEED_SOURCE_DIR := $(abspath $(SOURCE_DIR))
 endif
 
-.PHONY: bench-seed compat bundle load workshop-image workshop workshop-start workshop-down lock lock-check report cluster-up cluster-train cluster-ps cluster-down minio-server help up train bench seed down clean logs ps build test lint unit integration e2e venv minio-image base-image
+.PHONY: bench-seed compat bundle load workshop-image workshop workshop-start workshop-down lock lock-check report cluster-up cluster-build cluster-train cluster-ps cluster-down minio-server help up train bench seed down clean logs ps build test lint unit integration e2e venv minio-image base-image
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -174,9 +174,11 @@ cluster-up: minio-server ## 4-node MinIO (2 drives each, EC:4) + load balancer o
 	$(CLUSTER) up -d --wait minio1 minio2 minio3 minio4 lb
 	$(CLUSTER) --profile seed run --rm seeder $(ARGS)
 
-cluster-train: ## TRAINERS containers x NPROC ranks rendezvous with torchrun and train on the cluster
+cluster-build: ## build the cluster's trainer image (make cluster-train does it first)
 	@bash scripts/fetch-torch-wheels.sh "$(PYTHON_IMAGE)"
 	$(CLUSTER) --profile train build trainer-head
+
+cluster-train: cluster-build ## TRAINERS containers x NPROC ranks rendezvous with torchrun and train on the cluster
 	TRAINERS=$(TRAINERS) NPROC=$(NPROC) bash scripts/cluster-train.sh $(CLUSTER)
 
 cluster-ps: ## the cluster's containers and their health

@@ -138,6 +138,10 @@ def cluster() -> Iterator[Cluster]:
         up = cluster.make("cluster-up")
         assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
         assert f"(train {SAMPLES}, test {SAMPLES}): uploaded {2 * SAMPLES}" in up.stdout
+        # The trainer image too, now: on a fresh machine its build (torch) takes minutes, which
+        # the tests' waits for checkpoints are not meant to cover.
+        built = cluster.make("cluster-build", timeout=1800)
+        assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
         yield cluster
     finally:
         cluster.make("cluster-down", timeout=300)

@@ -61,7 +61,7 @@ def test_the_image_builds_get_torch_index_url_only_through_make_s_sanitized_valu
         for line in args:
             assert line.split(":", 1)[1].strip().startswith("${TORCH_BUILD_INDEX_URL:-"), (compose, line)
     makefile = (ROOT / "Makefile").read_text()
-    for target in ("build", "cluster-train"):
+    for target in ("build", "cluster-build"):
         recipe = re.search(rf"^{target}:.*?\n(?:\t.*\n|ifeq.*\n|else.*\n|endif.*\n)+", makefile, flags=re.M)
         assert recipe, target
         lines = recipe.group(0).splitlines()
