@@ -12,9 +12,11 @@ is refused in one line unless ``LAB_ADOPT_TRAINER_ACCOUNT=true`` says to strip i
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 
-from labcore.errors import ConfigError
+from labcore.errors import ConfigError, StoreError
 from labcore.policy import (
     check_prefix_free,
     dataset_of,
@@ -97,6 +99,28 @@ def ensure_trainer_user(settings: Settings) -> str | None:
         )
     admin = user_admin(settings)
     admin.check_keys(user, secret)
+    with _readable_answers(settings):
+        _grant(settings, admin, user, secret)
+    return user
+
+
+@contextlib.contextmanager
+def _readable_answers(settings: Settings) -> Iterator[None]:
+    """An admin API answer of another shape than the backend reads (a field missing, a document
+    that is not JSON, a list where a mapping was) as one line naming the store and what to check."""
+    try:
+        yield
+    except (KeyError, IndexError, TypeError, ValueError, SyntaxError) as exc:  # ParseError is a SyntaxError
+        store = STORES[settings.store].title
+        where = settings.store_admin_url or settings.minio_url
+        raise StoreError(
+            f"the {store} admin API at {where} gave an answer the lab cannot read ({type(exc).__name__}: "
+            f"{str(exc)[:120]}) while making the trainer's user: is it the {store} release the lab pins "
+            "(scripts/build-store-image.sh)? Or set AWS_ACCESS_KEY_ID to the admin's keys to skip the user"
+        ) from None
+
+
+def _grant(settings: Settings, admin, user: str, secret: str) -> None:
     check_account(settings, user, admin.foreign_rights(user))
     name, bucket = trainer_policy_name(settings), settings.bucket
     policies = admin.lab_policies(bucket)
@@ -111,4 +135,3 @@ def ensure_trainer_user(settings: Settings) -> str | None:
     others = [dataset_of(p, bucket) for n, p in policies.items() if n != name and n not in replaces]
     check_prefix_free(settings, [p for p in others if p])
     admin.grant(user, secret, name, trainer_policy(settings), replaces)
-    return user

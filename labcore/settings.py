@@ -88,8 +88,11 @@ class Settings:
     adopt_trainer_account: bool = False
     # Seconds a rank waits in a collective before giving up on a lost peer (gloo's default is 30 min).
     dist_timeout: int = 60
-    # Seconds the trainer waits for the next batch (or a checkpoint write) before it stops.
+    # Seconds the trainer waits for the next batch before it stops.
     data_timeout: int = 30
+    # Seconds each checkpoint PUT or GET, and each of the run's final outputs, may take (at least
+    # DATA_TIMEOUT): writes wait for quorum after a node is lost (trainer.deadlines).
+    checkpoint_timeout: int = 90
 
     @property
     def minio_url(self) -> str:
@@ -307,6 +310,7 @@ def _train_settings(get: Getter) -> dict[str, object]:
         ("CHECKPOINT_EVERY", 0),
         ("DIST_TIMEOUT", 1),
         ("DATA_TIMEOUT", 1),
+        ("CHECKPOINT_TIMEOUT", 1),
     ):
         number = _parse_int(name, get(name), minimum=minimum)
         if number is not None:

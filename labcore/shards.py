@@ -19,7 +19,8 @@ from labcore.layout import split_prefix
 
 SHARD_WIDTH = 6
 _MEMBER_RE = re.compile(r"^(?P<index>[0-9]+)\.(?P<label>[0-9])\.png$")
-_SHARD_RE = re.compile(r"^.+/(train|test)/shard-[0-9]{6}\.tar$")
+_SHARD_RE = re.compile(r"^.+/(train|test)/shard-[0-9]{6}-[0-9a-f]{12}\.tar$")
+_DIGEST_CHARS = 12
 
 
 def shards_prefix(data_prefix: str) -> str:
@@ -27,9 +28,15 @@ def shards_prefix(data_prefix: str) -> str:
     return f"{data_prefix.strip('/')}-shards"
 
 
-def shard_key(prefix: str, split: str, number: int) -> str:
-    """``<prefix>/<split>/shard-000042.tar``."""
-    return f"{split_prefix(prefix, split)}shard-{number:0{SHARD_WIDTH}d}.tar"
+def shard_key(prefix: str, split: str, number: int, sha256: str) -> str:
+    """``<prefix>/<split>/shard-000042-<12 hex>.tar``: its place in the split and its content.
+
+    The name carries the start of the shard's SHA-256, so a shard with other samples in it (a new
+    ``--shard-size``, another dataset) is a new object, never an overwrite of one that the manifest
+    in the bucket still lists: a trainer reading meanwhile, or a seeder stopped halfway, leaves the
+    manifest and the shards it names in agreement. Unchanged shards keep their names.
+    """
+    return f"{split_prefix(prefix, split)}shard-{number:0{SHARD_WIDTH}d}-{sha256[:_DIGEST_CHARS]}.tar"
 
 
 def manifest_key(prefix: str) -> str:

@@ -392,10 +392,12 @@ def seed_shards(
     prune: bool = False,
     progress: bool = True,
 ) -> SeedReport:
-    """Upload ``splits`` as tar shards of ``shard_size`` samples, then the manifest.
+    """Upload ``splits`` as tar shards of ``shard_size`` samples, then the manifest, then prune.
 
-    The manifest (shards, sample counts, SHA-256 of each shard) is written last, so its presence
-    means every shard it lists is complete.
+    The manifest (shards, sample counts, SHA-256 of each shard) is switched after every shard it
+    lists is complete, and shards carry their content in their names (``shard_key``), so a seeder
+    stopped at any point leaves a manifest whose shards are all there as it lists them; with
+    ``prune`` the shards of the old manifest are deleted only after the new one is in.
     """
     started = time.monotonic()
     report = SeedReport(bucket=bucket, prefix=prefix)
@@ -418,9 +420,10 @@ def seed_shards(
         for split in splits:
             entries = manifest["splits"][split.name]["shards"]
             for number, body in _shards_of(split, report.counts[split.name], shard_size):
-                key = shard_key(prefix, split.name, number)
+                sha256 = hashlib.sha256(body).hexdigest()
+                key = shard_key(prefix, split.name, number, sha256)
                 samples = min(shard_size, report.counts[split.name] - number * shard_size)
-                entries.append({"key": key, "samples": samples, "sha256": hashlib.sha256(body).hexdigest()})
+                entries.append({"key": key, "samples": samples, "sha256": sha256})
                 yield key, body, "application/x-tar"
 
     total = sum(report.objects.values())
@@ -429,7 +432,6 @@ def seed_shards(
         client, bucket, items(), present, report, workers=workers, total=total, progress=progress, known=known
     )
     write_checksums(client, bucket, prefix, recorded)
-    _prune(client, bucket, sorted(set(present) - set(recorded)), report, prune)
     body = json.dumps(manifest, indent=2, sort_keys=True).encode()
     key = manifest_key(prefix)
     try:
@@ -440,5 +442,7 @@ def seed_shards(
         unchanged = False
     if not unchanged:
         client.put_object(bucket, key, io.BytesIO(body), len(body), content_type="application/json")
+    # Only now do the old shards go: until the new manifest is in, the old one names them.
+    _prune(client, bucket, sorted(set(present) - set(recorded)), report, prune)
     report.seconds = time.monotonic() - started
     return report

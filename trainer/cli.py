@@ -104,11 +104,10 @@ def _main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     overrides = {_RENAMED.get(k, k.upper()): v for k, v in vars(args).items() if k not in _NOT_SETTINGS}
     settings = load_settings(args.env_file, require=S3_VARS, overrides=overrides)
-    from trainer.deadlines import deadlines
+    from trainer.deadlines import settings_deadlines
     from trainer.distributed import join_world, world_size
 
-    limits = deadlines(settings.data_timeout, settings.dist_timeout, distributed=world_size() > 1)
-    world = join_world(settings.dist_timeout, patient=limits.patient)
+    world = join_world(settings_deadlines(settings, distributed=world_size() > 1))
     try:
         return _train(settings, world, args)
     finally:

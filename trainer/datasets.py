@@ -138,9 +138,10 @@ class ShardSamples(Stage):
 
     Shards are split over ranks and workers by the connector (``enable_sharding=True``). With
     fewer shards than workers the extra workers get none and yield nothing: every sample still
-    arrives exactly once, only parallelism is lost, so keep shards >= workers x ranks. With
-    ``shuffle`` the shard order is reshuffled every epoch from the seed, via ``from_objects``
-    (``from_prefix`` always follows the listing order).
+    arrives exactly once, only parallelism is lost, so keep shards >= workers x ranks. The shards
+    are the manifest's (``shard_keys``), never the prefix's listing, which may still hold an older
+    generation's (``labcore.shards.shard_key``); with ``shuffle`` their order is reshuffled every
+    epoch from the seed, without it the manifest's order is kept.
     """
 
     def __init__(
@@ -156,10 +157,9 @@ class ShardSamples(Stage):
         # Built now, in the main process, because the connector reads the rank when a dataset is
         # made; in a DataLoader worker it would see no process group and every rank read everything.
         transform = OpenShard(digests)
-        if shuffle:
-            super().__init__(PermutedObjects(settings, shard_keys, seed=seed, transform=transform))
-        else:
-            super().__init__(_from_prefix(settings, split, transform, shards=True))
+        super().__init__(
+            PermutedObjects(settings, shard_keys, seed=seed, transform=transform, shuffle=shuffle)
+        )
 
     def __iter__(self) -> Iterator[tuple[str, bytes]]:
         # A damaged shard loses samples; exactly-once cannot hold, so it stops the run, clearly.
@@ -167,10 +167,39 @@ class ShardSamples(Stage):
             yield from members
 
 
+class EpochOrder:
+    """The ``s3://`` URIs of ``keys`` in the current epoch's seeded permutation, made anew at every pass.
+
+    The connector iterates its ``object_uris`` at the start of every pass over the dataset, in the
+    worker: this object reads the epoch there (``epoch``, the stage's shared value), so workers
+    kept across epochs follow the epochs. ``get(key)`` is the key's position in that permutation.
+    """
+
+    def __init__(self, bucket: str, keys: list[str], seed: int, epoch, *, shuffle: bool = True):
+        self.bucket, self.keys, self.seed, self.epoch, self.shuffle = bucket, keys, seed, epoch, shuffle
+        self._order: tuple[int, list[str]] | None = None
+        self._positions: tuple[int, dict[str, int]] | None = None
+
+    def order(self) -> list[str]:
+        epoch = self.epoch.value
+        if self._order is None or self._order[0] != epoch:
+            self._order = (epoch, epoch_order(self.keys, self.seed, epoch) if self.shuffle else self.keys)
+        return self._order[1]
+
+    def __iter__(self) -> Iterator[str]:
+        return (f"s3://{self.bucket}/{key}" for key in self.order())
+
+    def get(self, key: str, default: int) -> int:
+        order = self.order()
+        if self._positions is None or self._positions[0] != self._order[0]:
+            self._positions = (self._order[0], {k: i for i, k in enumerate(order)})
+        return self._positions[1].get(key, default)
+
+
 class PermutedObjects(Stage):
     """``transform(reader)`` of each of ``keys`` in a seeded permutation per epoch, via the connector.
 
-    ``S3IterableDataset.from_objects`` over ``epoch_order(keys)``, sharded by the connector like
+    ``S3IterableDataset.from_objects`` over :class:`EpochOrder`, sharded by the connector like
     ``from_prefix``: every rank and worker derives the same permutation and keeps its positions, so
     each object arrives once, and a batch holds samples from all over the split, not one label.
     The transform opens a tar shard or hands the reader on (read-ahead); with none given, each PNG
@@ -186,33 +215,23 @@ class PermutedObjects(Stage):
         seed: int,
         transform: Callable | None = None,
         labels: Mapping[str, int] | None = None,
+        shuffle: bool = True,
     ):
-        super().__init__()
-        self.settings = settings
-        self.keys = list(keys)  # epoch_order sorts before it shuffles
-        self.seed = seed
-        self.transform = transform
-        self.labels = labels
-        self._dataset = None
-
-    def set_epoch(self, epoch: int) -> None:
-        super().set_epoch(epoch)
-        # Built in the main process: the connector reads the rank when a dataset is made.
-        self._dataset = self._source()
-
-    def _source(self):
         from s3torchconnector import S3IterableDataset
 
-        bucket = self.settings.bucket
-        order = epoch_order(self.keys, self.seed, self.epoch)
-        transform = self.transform or DecodePng(self.labels, {key: i for i, key in enumerate(order)})
-        uris = [f"s3://{bucket}/{key}" for key in order]
-        return S3IterableDataset.from_objects(
-            uris, transform=transform, enable_sharding=True, **connector_args(self.settings)
+        super().__init__()
+        self.seed = seed
+        order = EpochOrder(settings.bucket, list(keys), seed, self.shared_epoch, shuffle=shuffle)
+        # Built now, in the main process: the connector reads the rank when a dataset is made.
+        self._dataset = S3IterableDataset.from_objects(
+            order,
+            transform=transform or DecodePng(labels, order),
+            enable_sharding=True,
+            **connector_args(settings),
         )
 
     def __iter__(self):
-        return iter(self._dataset if self._dataset is not None else self._source())
+        return iter(self._dataset)
 
 
 class ShuffleDecode(Stage):
@@ -342,21 +361,33 @@ class Loader:
     options: LoaderOptions
     sampler: RankSampler | None = None
 
+    _loader: DataLoader | None = field(default=None, init=False, repr=False)
+
     def epoch(self, epoch: int) -> DataLoader:
+        """The DataLoader for epoch ``epoch``: the same one every epoch, its workers kept alive.
+
+        Workers start once, at the first epoch's first batch, not again every epoch; the epoch
+        reaches their copies of the stages through shared memory (``trainer.stages``) and the
+        sampler in this process. Their base seed comes from a generator of the loader's own seed,
+        never from the global RNG, which a checkpoint saves and restores for the model alone.
+        """
         self.dataset.set_epoch(epoch)
         if self.sampler is not None:
             self.sampler.set_epoch(epoch)
-        workers = self.options.workers
-        return DataLoader(
-            self.dataset,
-            batch_size=self.options.batch_size,
-            num_workers=workers,
-            sampler=self.sampler,
-            # Each worker keeps a couple of batches ready while the model computes.
-            prefetch_factor=4 if workers > 0 else None,
-            collate_fn=collate_samples,
-            persistent_workers=False,
-        )
+        if self._loader is None:
+            workers = self.options.workers
+            self._loader = DataLoader(
+                self.dataset,
+                batch_size=self.options.batch_size,
+                num_workers=workers,
+                sampler=self.sampler,
+                # Each worker keeps a couple of batches ready while the model computes.
+                prefetch_factor=4 if workers > 0 else None,
+                collate_fn=collate_samples,
+                persistent_workers=workers > 0,
+                generator=torch.Generator().manual_seed(self.options.seed),
+            )
+        return self._loader
 
 
 def _s3iter(settings: Settings, split: str, options: LoaderOptions, inputs: LoaderInputs) -> Loader:
@@ -386,10 +417,10 @@ def _s3prefix(settings: Settings, split: str, options: LoaderOptions, inputs: Lo
     return _shuffled(_from_prefix(settings, split, ReadObject()), options, inputs.labels)
 
 
-def _from_prefix(settings: Settings, split: str, transform: Callable, *, shards: bool = False) -> Stage:
+def _from_prefix(settings: Settings, split: str, transform: Callable) -> Stage:
     from s3torchconnector import S3IterableDataset
 
-    uri = s3_uri(settings, split, shards=shards)
+    uri = s3_uri(settings, split)
     dataset = S3IterableDataset.from_prefix(
         uri, transform=transform, enable_sharding=True, **connector_args(settings)
     )

@@ -4,8 +4,9 @@ The model (README, Failure modes: deadlines), from the inside out:
 
 - **a batch**: the next batch gets ``DATA_TIMEOUT`` from the watchdog, the first of an epoch
   ``FIRST_BATCH_SECONDS`` (workers start, list, fill their buffers);
-- **a checkpoint PUT** (with its retries) gets ``checkpoint_write``, at least
-  ``CHECKPOINT_WRITE_SECONDS``: a write waits for quorum after a node is lost;
+- **a checkpoint PUT** (with its retries) gets ``checkpoint_write``: ``CHECKPOINT_TIMEOUT``
+  (90 s), at least ``DATA_TIMEOUT``, as a write waits for quorum after a node is lost; so do the
+  checkpoint's GET on resume and each of the run's three final outputs (model, metrics, report);
 - **a step's collectives** (the per-step sum, DDP's all-reduce) wait ``DIST_TIMEOUT`` for the
   other ranks: that is how a dead or hung rank is noticed, so it stays short, and it must exceed
   ``DATA_TIMEOUT``, the longest a peer may wait for a later batch before it gives up itself;
@@ -29,8 +30,8 @@ from labcore.errors import ConfigError
 FIRST_BATCH_SECONDS = 300
 # A checkpoint PUT waits for write quorum: after a node of a multi-node MinIO vanishes, MinIO
 # holds writes until it gives up on that node's drives (10-12 s per PUT alone, 20-60 s for the
-# trainer's PUT among its own stalled GETs, measured with the 4-node cluster). Each PUT gets at
-# least this long, so losing a node does not end the run (README, Failure modes).
+# trainer's PUT among its own stalled GETs, measured with the 4-node cluster). Each PUT gets this
+# long by default (CHECKPOINT_TIMEOUT), so losing a node does not end the run (README, Failure modes).
 CHECKPOINT_WRITE_SECONDS = 90
 # The question to MinIO about write quorum before a checkpoint (trainer.checkpoints).
 QUORUM_CHECK_SECONDS = 5
@@ -58,9 +59,15 @@ class Deadlines:
         return max(self.first_batch, self.checkpoint) + MARGIN
 
 
-def deadlines(data_timeout: float, dist_timeout: float, *, distributed: bool) -> Deadlines:
-    """The deadlines for ``DATA_TIMEOUT`` and ``DIST_TIMEOUT``; ``ConfigError`` when, with several
-    ranks, a collective would give up before a peer's own wait for data does."""
+def deadlines(
+    data_timeout: float,
+    dist_timeout: float,
+    *,
+    distributed: bool,
+    checkpoint_timeout: float = CHECKPOINT_WRITE_SECONDS,
+) -> Deadlines:
+    """The deadlines for ``DATA_TIMEOUT``, ``DIST_TIMEOUT`` and ``CHECKPOINT_TIMEOUT``; ``ConfigError``
+    when, with several ranks, a collective would give up before a peer's own wait for data does."""
     if distributed and dist_timeout <= data_timeout:
         raise ConfigError(
             f"DIST_TIMEOUT={dist_timeout:g} must be longer than DATA_TIMEOUT={data_timeout:g}: a rank "
@@ -69,6 +76,16 @@ def deadlines(data_timeout: float, dist_timeout: float, *, distributed: bool) ->
     return Deadlines(
         batch=data_timeout,
         first_batch=FIRST_BATCH_SECONDS,
-        checkpoint_write=max(data_timeout, CHECKPOINT_WRITE_SECONDS),
+        checkpoint_write=max(data_timeout, checkpoint_timeout),
         collective=dist_timeout,
+    )
+
+
+def settings_deadlines(settings, *, distributed: bool) -> Deadlines:
+    """:func:`deadlines` for the trainer's ``Settings``."""
+    return deadlines(
+        settings.data_timeout,
+        settings.dist_timeout,
+        distributed=distributed,
+        checkpoint_timeout=settings.checkpoint_timeout,
     )

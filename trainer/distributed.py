@@ -19,6 +19,7 @@ from torch import distributed as dist
 from torch.utils.data import get_worker_info
 
 from labcore.errors import ConfigError, LabError, StoreError
+from trainer.deadlines import Deadlines, deadlines
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,8 @@ class World:
     # A gloo group with the patient timeout (trainer.deadlines): where one rank may be busy far
     # longer than a step (a peer's first batch, rank 0's checkpoint). None: the default group.
     patient: object = None
+    # Every wait's deadline, derived once from the settings (trainer.deadlines.settings_deadlines).
+    deadlines: Deadlines = field(default_factory=lambda: deadlines(30, 60, distributed=False))
 
     @property
     def is_main(self) -> bool:
@@ -219,16 +222,18 @@ def world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1") or 1)
 
 
-def join_world(timeout: int, patient: float | None = None) -> World:
+def join_world(limits: Deadlines) -> World:
     """Join torchrun's process group (gloo) if torchrun started us; a one-rank :class:`World` if not.
 
-    ``timeout`` bounds every collective; ``patient`` (seconds) makes a second group for the waits
-    that :mod:`trainer.deadlines` allows to take longer.
+    ``limits.collective`` bounds every collective; ``limits.patient`` is the timeout of a second
+    group for the waits that :mod:`trainer.deadlines` allows to take longer. The world carries
+    ``limits`` for every other wait of the run.
     """
     size = world_size()
     rank = int(os.environ.get("RANK", "0") or 0)
+    timeout = int(limits.collective)
     if size <= 1:
-        return World(0, 1, timeout)
+        return World(0, 1, timeout, deadlines=limits)
     try:
         dist.init_process_group("gloo", timeout=timedelta(seconds=timeout))
     except (RuntimeError, ValueError) as exc:
@@ -236,10 +241,9 @@ def join_world(timeout: int, patient: float | None = None) -> World:
             f"rank {rank}: joining the {size}-rank process group failed ({str(exc).splitlines()[0]}); "
             "check torchrun's --rdzv-endpoint and, in containers, GLOO_SOCKET_IFNAME"
         ) from None
-    world = World(dist.get_rank(), dist.get_world_size(), timeout)
+    world = World(dist.get_rank(), dist.get_world_size(), timeout, deadlines=limits)
     world.peers = [tuple(p) for p in world.everywhere(_whereabouts())]
-    if patient:
-        world.patient = dist.new_group(backend="gloo", timeout=timedelta(seconds=patient))
+    world.patient = dist.new_group(backend="gloo", timeout=timedelta(seconds=limits.patient))
     return world
 
 

@@ -25,6 +25,9 @@ class EpochReport:
     samples_per_rank: dict[str, int] = field(default_factory=dict)
     steps_per_rank: dict[str, int] = field(default_factory=dict)
     weights: str = ""
+    # The wait for the first batch (worker start-up and first reads), not in data_seconds; 0 in
+    # checkpoints written before it was measured apart.
+    startup_seconds: float = 0.0
     # Mean Shannon entropy of the labels in a trained batch (bits; 3.32 = ten even classes).
     label_entropy_bits: float = 0.0
     # [step, loss, accuracy, seconds into the epoch] per trained step of rank 0's batches.
@@ -40,7 +43,8 @@ class EpochReport:
             f"epoch {self.epoch}/{epochs}: loss {self.loss:.4f}, train accuracy {self.train_accuracy:.2%}, "
             f"test accuracy {self.test_accuracy:.2%}",
             f"epoch {self.epoch}/{epochs}: {self.samples_per_second:.0f} samples/s, {self.seconds:.1f} s "
-            f"({self.data_seconds:.1f} s waiting for data, {self.compute_seconds:.1f} s computing), "
+            f"({self.startup_seconds:.1f} s to the first batch, {self.data_seconds:.1f} s waiting for data, "
+            f"{self.compute_seconds:.1f} s computing), "
             f"{self.spread}",
             f"epoch {self.epoch}/{epochs}: {self.train_check}; {self.test_check}",
         ]

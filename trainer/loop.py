@@ -26,7 +26,7 @@ from labcore.errors import DataError, StoreError
 from trainer.checkpoints import Checkpointer, Resumed
 from trainer.connector import connector_errors
 from trainer.datasets import Loader
-from trainer.deadlines import Deadlines
+from trainer.deadlines import Deadlines, deadlines
 from trainer.delivery import Delivery
 from trainer.distributed import World
 from trainer.epoch_report import EpochReport
@@ -45,6 +45,9 @@ class EpochStats:
     correct: int = 0
     trained: int = 0
     steps: int = 0  # steps with a batch of this rank's (the rest were padded)
+    # The wait for the epoch's first batch (starting the DataLoader workers, where they start, and
+    # the first reads), apart from the wait for every later batch: only that one is the data's.
+    startup_seconds: float = 0.0
     data_seconds: float = 0.0
     compute_seconds: float = 0.0
     entropy_sum: float = 0.0  # label entropy of each batch of this rank's, summed (bits)
@@ -74,7 +77,7 @@ class Training:
     endpoint: str = ""  # "MinIO at http://...": the store and its URL, for messages
     history: list[dict] = field(default_factory=list)  # finished epochs' reports, saved in checkpoints
     watchdog: Watchdog | None = None
-    deadlines: Deadlines = field(default_factory=lambda: Deadlines(30, 300, 90, 60))
+    deadlines: Deadlines = field(default_factory=lambda: deadlines(30, 60, distributed=False))
 
     def waiting(self, seconds: float, what: str) -> None:
         if self.watchdog is not None:
@@ -96,8 +99,14 @@ def train_epoch(t: Training, epoch: int, *, skip_steps: int = 0, trained_before:
     stats = EpochStats()
     iterator = iter(t.train.epoch(epoch))
     total = math.ceil(len(t.train_plan) / (t.train.options.batch_size * t.world.size))
-    bar = tqdm(total=total, desc=f"epoch {epoch}/{t.epochs}", unit="batch", leave=False)
-    bar.disable = not (t.progress and t.world.is_main)
+    # Disabled from the start: a bar disabled after it is made has printed itself once already.
+    bar = tqdm(
+        total=total,
+        desc=f"epoch {epoch}/{t.epochs}",
+        unit="batch",
+        leave=False,
+        disable=not (t.progress and t.world.is_main),
+    )
     step = 0
     epoch_started = time.perf_counter()
     with bar:
@@ -110,7 +119,10 @@ def train_epoch(t: Training, epoch: int, *, skip_steps: int = 0, trained_before:
             batch = next(iterator, None)
             t.done_waiting()
             started = time.perf_counter()
-            stats.data_seconds += started - waited
+            if first:
+                stats.startup_seconds += started - waited
+            else:
+                stats.data_seconds += started - waited
             usable = 0
             if batch is not None:
                 stats.delivery.add(batch.keys, batch.workers.tolist(), batch.problems)
@@ -230,6 +242,7 @@ def _report(t: Training, epoch: int, seconds: float, gathered: list, trained_bef
         samples=world_train.samples,
         trained_samples=trained_before + trained,
         seconds=seconds,
+        startup_seconds=train[0].startup_seconds,
         data_seconds=train[0].data_seconds,
         compute_seconds=train[0].compute_seconds,
         label_entropy_bits=sum(s.entropy_sum for s in train) / max(sum(s.steps for s in train), 1),

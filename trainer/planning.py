@@ -84,10 +84,12 @@ def _plan_shards(client, settings: Settings, split: str) -> SplitPlan:
         raise DataError(f"the shard manifest at {where} has no {split} split: re-seed with --format shards")
     counts = {s.key: s.samples for s in entry.shards}
     digests = {s.key: s.sha256 for s in entry.shards if s.sha256}
-    if set(counts) != listed:
+    # Shards of an older generation may sit beside these until --prune: the manifest decides.
+    missing = sorted(set(counts) - listed)
+    if missing:
         raise DataError(
-            f"shards under {where}{split}/ differ from the manifest ({len(listed)} listed, {len(counts)} in the "
-            "manifest): re-seed with --format shards --prune"
+            f"{len(missing)} of the {len(counts)} {split} shards the manifest at {where} lists are missing "
+            f"(e.g. {missing[0]}): re-seed with --format shards"
         )
     if sum(counts.values()) != entry.samples:
         raise DataError(

@@ -11,7 +11,6 @@ from labcore.stores import STORES
 from trainer.checkpoints import Checkpointer, Resumed, apply
 from trainer.connector import connector_errors, export_credentials
 from trainer.datasets import ORDER_VERSION, build_loader
-from trainer.deadlines import deadlines
 from trainer.distributed import World
 from trainer.loop import Training, fit
 from trainer.model import SmallCNN
@@ -53,6 +52,10 @@ class Session:
             self.model = world.together(torch.nn.parallel.DistributedDataParallel, self.module)
         self.optimizer = torch.optim.Adam(self.module.parameters(), lr=s.lr)
         self.checkpointer = Checkpointer(s, run_id, self.config)
+        # Armed around every wait on the store from here on, the checkpoint read on resume first.
+        self.watchdog = Watchdog(
+            s.aws_endpoint_url, world.hint, self._rank_prefix(), diagnose=self.checkpointer.quorum_lost
+        )
 
     def _loader(self, split: str, plan: SplitPlan, **options):
         s = self.settings
@@ -74,11 +77,14 @@ class Session:
             return Resumed(epoch=1, step=0, trained=0, reports=[])
 
         def load():
+            self.watchdog.arm(self.world.deadlines.checkpoint_write, "reading the run's latest checkpoint")
             with (
                 store_errors(self.settings, "s3"),
                 connector_errors(f"reading checkpoints of run {self.run_id} failed"),
             ):
-                return self.checkpointer.load(client)
+                state = self.checkpointer.load(client)
+            self.watchdog.disarm()
+            return state
 
         return apply(self.world.decide(load), self.module, self.optimizer, self.world.rank)
 
@@ -124,13 +130,8 @@ class Session:
             progress=progress,
             failure_hint=self.world.hint,
             endpoint=f"{STORES[s.store].title} at {s.aws_endpoint_url}",
-            watchdog=Watchdog(
-                s.aws_endpoint_url,
-                self.world.hint,
-                self._rank_prefix(),
-                diagnose=self.checkpointer.quorum_lost,
-            ),
-            deadlines=deadlines(s.data_timeout, s.dist_timeout, distributed=self.world.distributed),
+            watchdog=self.watchdog,
+            deadlines=self.world.deadlines,
         )
         reports = fit(training, start)
         if not self.world.is_main:

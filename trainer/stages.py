@@ -5,11 +5,16 @@ is the first). ``set_epoch`` records the epoch and hands it on to the source, so
 orders the objects (a permutation, a shuffle buffer) learns it however many stages sit on top.
 A dataset of the connector's own, whose order does not depend on the epoch, joins a chain as
 :class:`SameEveryEpoch`; a sampler learns the epoch by the same method.
+
+The epoch lives in shared memory: DataLoader workers are kept across epochs
+(``persistent_workers``), so their copies of the stages were made once, at the first epoch, and
+read the epoch the main process set from there at the start of every pass.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from multiprocessing import RawValue
 from typing import Protocol
 
 from torch.utils.data import IterableDataset
@@ -26,10 +31,16 @@ class Stage(IterableDataset):
 
     def __init__(self, source: EpochAware | None = None):
         self.source = source
-        self.epoch = 0
+        # Inherited by forked workers and passed to spawned ones as they start: one value for all.
+        self.shared_epoch = RawValue("q", 0)
+
+    @property
+    def epoch(self) -> int:
+        """The epoch the main process set last, as every worker sees it."""
+        return self.shared_epoch.value
 
     def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+        self.shared_epoch.value = epoch
         if self.source is not None:
             self.source.set_epoch(epoch)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Collection
+from dataclasses import replace
 from urllib.parse import urlencode
 
 from labcore.clients import http_pool, sdk_endpoint
@@ -100,31 +101,57 @@ class IamUserAdmin:
                     found[name] = json.loads(self._texts(answer, "PolicyDocument")[0])
         return found
 
+    def _secret_works(self, user: str, secret: str) -> bool:
+        """Whether the store takes requests signed with ``user``/``secret`` (allowed or not).
+
+        A secret cannot be read back: a ListBuckets signed with it tells a right secret (200, or
+        AccessDenied) from a wrong one (SignatureDoesNotMatch) without changing anything.
+        """
+        as_trainer = replace(self._endpoint, access_key=user, secret_key=secret)
+        answer = signed_request(self._http, as_trainer, "GET", "/", region=self._region)
+        return answer.status < 300 or b"<Code>AccessDenied</Code>" in answer.data
+
+    def _set_secret(self, user: str, secret: str, *, existing: bool) -> None:
+        """Make the key ``user`` with ``secret``, deleting the ``existing`` key of that id first.
+
+        The key id is the trainer's ``AWS_ACCESS_KEY_ID`` and a user holds one key of an id, so a
+        changed secret cannot be made before the old is gone: between the two calls the key is
+        missing, and a create that fails leaves it missing until the seeder runs again (which
+        finds no key and makes it). An unchanged secret never comes here (``grant``), so a re-seed
+        during training leaves the running trainer's key alone.
+        """
+        if existing:
+            self.call("DeleteAccessKey", UserName=user, AccessKeyId=user)
+        try:
+            self.call("CreateAccessKey", UserName=user, AccessKeyId=user, SecretAccessKey=secret)
+        except AdminApiError as exc:
+            if exc.code == "EntityAlreadyExists":
+                raise ConfigError(
+                    f"AWS_ACCESS_KEY_ID={user!r} is a key of another {self._endpoint.server} user already: "
+                    "choose another trainer key id in .env"
+                ) from None
+            if existing:
+                raise AdminApiError(
+                    f"{exc} (the old key {user!r} is deleted: run the seeder again to make it)", exc.code
+                ) from None
+            raise
+
     def grant(self, user: str, secret: str, name: str, policy: dict, replaces: Collection[str] = ()) -> None:
         try:
             self.call("CreateUser", UserName=user)
         except AdminApiError as exc:
             if exc.code != "EntityAlreadyExists":
                 raise
-        # A secret cannot be read back or changed in place: the key is made again, so a changed
-        # AWS_SECRET_ACCESS_KEY takes effect (and an unchanged one costs two calls per seed).
-        if user in self._texts(self.call("ListAccessKeys", UserName=user), "AccessKeyId"):
-            self.call("DeleteAccessKey", UserName=user, AccessKeyId=user)
-        try:
-            self.call("CreateAccessKey", UserName=user, AccessKeyId=user, SecretAccessKey=secret)
-        except AdminApiError as exc:
-            if exc.code != "EntityAlreadyExists":
-                raise
-            raise ConfigError(
-                f"AWS_ACCESS_KEY_ID={user!r} is a key of another {self._endpoint.server} user already: "
-                "choose another trainer key id in .env"
-            ) from None
-        for other in self._texts(self.call("ListUserPolicies", UserName=user), "member"):
-            if not is_lab_policy_name(other) or other in replaces:
-                self.call("DeleteUserPolicy", UserName=user, PolicyName=other)
+        keys = self._texts(self.call("ListAccessKeys", UserName=user), "AccessKeyId")
+        if user not in keys or not self._secret_works(user, secret):
+            self._set_secret(user, secret, existing=user in keys)
         attached = self.call("ListAttachedUserPolicies", UserName=user)
         for arn in self._texts(attached, "PolicyArn"):
             self.call("DetachUserPolicy", UserName=user, PolicyArn=arn)
         for group in self._groups(user):  # a group's policies would be the trainer's too
             self.call("RemoveUserFromGroup", GroupName=group, UserName=user)
+        # The new policy goes in before older names come out: the key is never without one.
         self.call("PutUserPolicy", UserName=user, PolicyName=name, PolicyDocument=json.dumps(policy))
+        for other in self._texts(self.call("ListUserPolicies", UserName=user), "member"):
+            if other != name and (not is_lab_policy_name(other) or other in replaces):
+                self.call("DeleteUserPolicy", UserName=user, PolicyName=other)

@@ -312,3 +312,42 @@ def test_loader_throughput(store, seeded, samples, request):
     request.config._compat_extra.setdefault(store.name, {})["throughput_samples_per_s"] = {
         r.loader: round(r.rates[0]) for r in results
     }
+
+
+@pytest.mark.only_stores("seaweedfs")
+def test_a_regrant_with_the_same_secret_leaves_the_trainers_key_alone(store, bucket):
+    """A re-seed while a trainer runs must not delete its key, even for a moment; a changed
+    secret does replace it (the old one refused, the new one taken)."""
+    from labcore.policy import trainer_policy, trainer_policy_name
+    from labcore.useradmin import user_admin
+
+    user = f"keep{uuid.uuid4().hex[:8]}"
+    settings = load_settings(
+        environ=store.env(bucket, AWS_ACCESS_KEY_ID=user, AWS_SECRET_ACCESS_KEY="first-secret")
+    )
+    admin = user_admin(settings)
+    name, policy = trainer_policy_name(settings), trainer_policy(settings)
+    admin.grant(user, "first-secret", name, policy)
+    actions: list[str] = []
+    call = admin.call
+
+    def recorded(action: str, **params: str):
+        actions.append(action)
+        return call(action, **params)
+
+    admin.call = recorded
+    admin.grant(user, "first-secret", name, policy)
+    assert "DeleteAccessKey" not in actions and "CreateAccessKey" not in actions, actions
+
+    def lists(secret: str) -> str:
+        trainer = Minio(store.endpoint, user, secret, secure=False, region="us-east-1")
+        try:
+            list(trainer.list_objects(bucket, prefix="mnist/train/"))
+        except S3Error as exc:
+            return exc.code
+        return "ok"
+
+    assert lists("first-secret") == "ok"
+    admin.grant(user, "second-secret", name, policy)
+    assert actions.count("DeleteAccessKey") == actions.count("CreateAccessKey") == 1, actions
+    assert (lists("second-secret"), lists("first-secret")) == ("ok", "SignatureDoesNotMatch")

@@ -3,6 +3,7 @@ buckets seeded on it from small IDX datasets written on the fly."""
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -12,6 +13,7 @@ from pathlib import Path
 import docker.errors
 import pytest
 from minio import Minio
+from minio.error import S3Error
 
 # Ryuk (testcontainers' reaper) is one more image to pull, which machines without a registry
 # cannot do; these fixtures stop their containers themselves.
@@ -21,8 +23,9 @@ from testcontainers.community.minio import MinioContainer  # noqa: E402
 
 from labcore.clients import minio_client  # noqa: E402
 from labcore.layout import sample_key  # noqa: E402
+from labcore.manifest import ManifestSplit, parse_manifest  # noqa: E402
 from labcore.settings import Settings, load_settings, read_environment  # noqa: E402
-from labcore.shards import shards_prefix  # noqa: E402
+from labcore.shards import manifest_key, shards_prefix  # noqa: E402
 from labcore.sources import Split, load_split  # noqa: E402
 from seeder.upload import SeedReport, seed_shards  # noqa: E402
 from seeder.upload import seed as seed_objects  # noqa: E402
@@ -142,6 +145,21 @@ class SeededBucket:
     def splits(self) -> list[Split]:
         """The dataset's splits read back from its IDX files, to seed them again."""
         return [load_split(self.directory, name) for name in self.samples]
+
+    def manifest(self) -> dict[str, ManifestSplit]:
+        """The shard manifest in the bucket as the trainer reads it (``{}`` when there is none)."""
+        key = manifest_key(shards_prefix(self.settings.data_prefix))
+        try:
+            body = self.client.get_object(self.settings.bucket, key).read()
+        except S3Error as exc:
+            if exc.code == "NoSuchKey":
+                return {}
+            raise
+        return parse_manifest(json.loads(body), key)
+
+    def shard(self, split: str, number: int) -> str:
+        """The key of shard ``number`` of ``split`` as the manifest lists it (names carry a digest)."""
+        return self.manifest()[split].shards[number].key
 
     def seed_again(self, bucket: str | None = None, **options) -> SeedReport:
         """Seed the same samples again as objects, into ``bucket`` (by default this one).

@@ -178,6 +178,13 @@ def test_a_checkpoint_write_slower_than_dist_timeout_is_waited_for(dataset, tmp_
     assert f"train: {SAMPLES} of {SAMPLES} objects, 0 duplicates" in result.stdout, result.stdout
 
 
+def checkpointed(client, bucket: str, run_id: str, ending: str) -> bool:
+    """Whether run ``run_id`` has written a checkpoint whose key ends with ``ending``."""
+    return any(
+        o.object_name.endswith(ending) for o in client.list_objects(bucket, prefix=f"checkpoints/{run_id}/")
+    )
+
+
 def rank_pids(torchrun_pid: int) -> dict[int, int]:
     """``{rank: pid}`` of torchrun's worker processes, read from /proc."""
     children = Path(f"/proc/{torchrun_pid}/task/{torchrun_pid}/children").read_text().split()
@@ -209,10 +216,7 @@ def test_a_killed_rank_stops_the_others_and_resume_completes(dataset, tmp_path):
         wait_for(
             lambda: (
                 process.poll() is not None
-                or any(
-                    o.object_name.endswith("step-000010.pt")
-                    for o in client.list_objects(settings.bucket, prefix="checkpoints/killed/")
-                )
+                or checkpointed(client, settings.bucket, "killed", "step-000010.pt")
             ),
             timeout=300,
             what="the second checkpoint",
@@ -260,3 +264,49 @@ def test_a_killed_rank_stops_the_others_and_resume_completes(dataset, tmp_path):
     )
     assert other.returncode == 2 and "Traceback" not in other.stderr, other.stderr[-2000:]
     assert "run killed was started with world_size=2; resume it with the same settings" in other.stderr
+
+
+@pytest.mark.parametrize("loader", ["s3iter", "map", "shards"])
+def test_a_killed_and_resumed_two_rank_run_ends_with_the_same_weights(dataset, tmp_path, loader):
+    """2 ranks x 2 workers, killed whole after a mid-epoch checkpoint and resumed: the final weights
+    are bit for bit those of the same run left alone (each rank resumes its own RNG state, and
+    every loader's order is a function of the seed and the epoch)."""
+    env, settings, client = dataset
+    # Batches of 8: 63 steps per rank and epoch, long enough for the kill to land mid-epoch.
+    args = (
+        f"--loader {loader} --epochs 2 --workers 2 --batch-size 8 --checkpoint-every 5 --no-progress".split()
+    )
+    whole = torchrun(2, [*args, "--run-id", f"whole-{loader}"], env, tmp_path)
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    process = torchrun(2, [*args, "--run-id", f"cut-{loader}"], env, tmp_path, wait=False)
+    try:
+        wait_for(
+            lambda: (
+                process.poll() is not None
+                or checkpointed(client, settings.bucket, f"cut-{loader}", "epoch-001-step-000010.pt")
+            ),
+            240,
+            "the checkpoint at step 10",
+        )
+    finally:
+        # Both ranks, then torchrun, as a machine lost (torchrun puts each rank in a session of its own).
+        ranks = rank_pids(process.pid) if process.poll() is None else {}
+        for pid in ranks.values():
+            os.kill(pid, signal.SIGKILL)
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+        process.wait(timeout=60)
+    assert len(ranks) == 2 and process.returncode == -signal.SIGKILL, "killed mid-run"
+    resumed = torchrun(2, [*args, "--resume", "--run-id", f"cut-{loader}"], env, tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    # From step 10's checkpoint, or step 5's when the kill came before the pointer moved on.
+    assert re.search(r"resuming at epoch 1, after [1-9]\d* batches", resumed.stdout), resumed.stdout
+    assert "batch/s" not in resumed.stderr, "no progress bars with --no-progress"
+
+    def weights(run_id: str) -> dict:
+        body = client.get_object(settings.bucket, f"runs/{run_id}/model.pt").read()
+        return torch.load(io.BytesIO(body), weights_only=True)
+
+    alone, again = weights(f"whole-{loader}"), weights(f"cut-{loader}")
+    assert alone.keys() == again.keys()
+    assert [name for name in alone if not torch.equal(alone[name], again[name])] == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -20,8 +21,8 @@ def seeded(seed_bucket):
     return bucket.settings, bucket.keys
 
 
-def epoch_keys(settings, kind, split, workers, *, shuffle, buffer=8, epoch=1, batch_size=5, read_ahead=1):
-    loader = build_loader(
+def make_loader(settings, kind, split, workers, *, shuffle, buffer=8, batch_size=5, read_ahead=1):
+    return build_loader(
         kind,
         settings,
         split,
@@ -30,6 +31,22 @@ def epoch_keys(settings, kind, split, workers, *, shuffle, buffer=8, epoch=1, ba
         shuffle=shuffle,
         shuffle_buffer=buffer,
         seed=7,
+        read_ahead=read_ahead,
+    )
+
+
+def epoch_keys(
+    settings, kind, split, workers, *, shuffle, buffer=8, epoch=1, batch_size=5, read_ahead=1, loader=None
+):
+    """The keys of one epoch in delivery order, checked batch by batch; from ``loader`` when given."""
+    loader = loader or make_loader(
+        settings,
+        kind,
+        split,
+        workers,
+        shuffle=shuffle,
+        buffer=buffer,
+        batch_size=batch_size,
         read_ahead=read_ahead,
     )
     keys: list[str] = []
@@ -54,6 +71,34 @@ def test_every_object_exactly_once(seeded, monkeypatch, kind, shuffle, workers):
         duplicates = [k for k, n in Counter(keys).items() if n > 1]
         assert not duplicates, duplicates
         assert set(keys) == expected[split]
+
+
+def children() -> set[int]:
+    """This process's child processes (its DataLoader workers), from /proc."""
+    return {
+        int(pid)
+        for task in Path("/proc/self/task").iterdir()
+        for pid in (task / "children").read_text().split()
+    }
+
+
+@pytest.mark.parametrize("kind", ["s3iter", "s3prefix", "map", "manual"])
+def test_workers_outlive_the_epoch_and_still_follow_it(seeded, monkeypatch, kind):
+    """One loader for three epochs: the same worker processes serve them all, and each epoch's
+    order is the one a loader made for that epoch alone delivers (the epoch reaches the workers)."""
+    settings, expected = seeded
+    use_credentials(monkeypatch, settings)
+    before = children()
+    loader = make_loader(settings, kind, "train", 2, shuffle=True)
+    orders, workers = [], []
+    for epoch in (1, 2, 3):
+        orders.append(epoch_keys(settings, kind, "train", 2, shuffle=True, epoch=epoch, loader=loader))
+        workers.append(children() - before)
+    assert len(workers[0]) == 2 and workers[0] == workers[1] == workers[2], workers
+    assert all(sorted(order) == sorted(expected["train"]) for order in orders)
+    assert orders[0] != orders[1] != orders[2]
+    for epoch, order in enumerate(orders, 1):
+        assert order == epoch_keys(settings, kind, "train", 2, shuffle=True, epoch=epoch), f"epoch {epoch}"
 
 
 def test_shuffle_is_seeded_per_epoch(seeded, monkeypatch):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+from urllib.parse import urlsplit
 
 import pytest
 
 from tests.conftest import assert_one_line_error, kill_when, run_module, spawn
+from tests.faultproxy import delaying_proxy
 
 TRAIN = 1500
 # A small shuffle buffer so the kill meets reads in flight, not a worker that read everything up front.
@@ -148,3 +150,40 @@ def test_a_damaged_pointer_is_one_line(seed_bucket, lab_env, tmp_path, pointer, 
     client.put_object(bucket, "checkpoints/base/latest.json", io.BytesIO(pointer), len(pointer))
     resumed = run_module("trainer", ["--resume", "--run-id", "base"], lab_env, tmp_path)
     assert_one_line_error(resumed, 1, pattern)
+
+
+@pytest.mark.parametrize(
+    "held,args,what",
+    [
+        (rb"PUT /[^/ ]+/runs/wedged/model\.pt", ["--epochs", "1"], "saving the run's model"),
+        (
+            rb"GET /[^/ ]+/checkpoints/wedged/epoch-",
+            ["--epochs", "2", "--resume"],
+            "reading the run's latest checkpoint",
+        ),
+    ],
+    ids=["saving-the-run", "reading-the-checkpoint"],
+)
+def test_a_store_wedged_after_the_last_epoch_or_on_resume_is_one_line(
+    seed_bucket, lab_env, tmp_path, held, args, what
+):
+    """The store stops answering (a request held back, as MinIO paused) while the run's outputs
+    are saved, or while a resume reads its checkpoint: one line within CHECKPOINT_TIMEOUT's share,
+    not a wait as long as the store takes."""
+    if "--resume" in args:
+        small_run(seed_bucket, lab_env, tmp_path, run_id="wedged")
+    else:
+        seed_bucket({"train": 60, "test": 10}, learnable=True, env=lab_env)
+    endpoint = urlsplit(lab_env["AWS_ENDPOINT_URL"])
+    with delaying_proxy((endpoint.hostname, endpoint.port), held, seconds=300) as proxy:
+        env = {
+            **lab_env,
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{proxy.port}",
+            "CHECKPOINT_TIMEOUT": "5",
+            "DATA_TIMEOUT": "3",
+        }
+        result = run_module(
+            "trainer", [*args, "--run-id", "wedged", "--no-progress"], env, tmp_path, timeout=120
+        )
+    assert proxy.delayed >= 1, "the request was held back"
+    assert_one_line_error(result, 1, rf"no answer from the object store at .* for \d+ s while {what}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from collections import Counter
@@ -138,8 +139,8 @@ def test_bench_smoke(seed_bucket, tmp_path):
 
 def test_a_truncated_shard_stops_the_trainer_at_that_shard(seed_bucket, lab_env, tmp_path):
     """Cut at a tar block boundary, a shard still streams without error: the manifest's SHA-256 catches it."""
-    client = seed_bucket({"train": 30, "test": 10}, objects=False, shard_size=10, env=lab_env).client
-    key = "mnist-shards/train/shard-000001.tar"
+    seeded = seed_bucket({"train": 30, "test": 10}, objects=False, shard_size=10, env=lab_env)
+    client, key = seeded.client, seeded.shard("train", 1)
     body = client.get_object(lab_env["BUCKET"], key).read()
     cut = body[: len(body) // 2 // 512 * 512]
     client.put_object(lab_env["BUCKET"], key, io.BytesIO(cut), len(cut))
@@ -171,3 +172,51 @@ def test_a_damaged_manifest_stops_the_trainer_in_one_line(seed_bucket, lab_env, 
         1,
         r"the shard manifest s3://.*/mnist-shards/manifest\.json is damaged .*re-seed with --format shards",
     )
+
+
+def test_a_new_shard_size_stopped_before_its_manifest_leaves_the_old_shards_whole(
+    seed_bucket, lab_env, monkeypatch
+):
+    """A seeder stopped at any point leaves the manifest and its shards in agreement: a new
+    ``--shard-size`` writes new shard objects and switches the manifest last; ``--prune`` deletes
+    the old shards only after that."""
+    seeded = seed_bucket({"train": 30, "test": 10}, objects=False, shard_size=10, env=lab_env)
+    client, bucket = seeded.client, lab_env["BUCKET"]
+    before = seeded.manifest()
+    put = client.put_object
+
+    def stopped_at_the_manifest(bucket_name, key, *args, **kwargs):
+        if key == manifest_key("mnist-shards"):
+            raise KeyboardInterrupt  # as Ctrl-C just before the manifest's PUT
+        return put(bucket_name, key, *args, **kwargs)
+
+    monkeypatch.setattr(client, "put_object", stopped_at_the_manifest)
+    with pytest.raises(KeyboardInterrupt):
+        seed_shards(client, bucket, "mnist-shards", seeded.splits(), shard_size=7, prune=True, progress=False)
+    monkeypatch.undo()
+
+    def in_agreement(manifest) -> None:
+        for split in manifest.values():
+            for shard in split.shards:
+                body = client.get_object(bucket, shard.key).read()
+                assert hashlib.sha256(body).hexdigest() == shard.sha256, (
+                    f"{shard.key} is not what the manifest lists"
+                )
+
+    assert seeded.manifest() == before
+    in_agreement(before)
+    # A trainer starting now streams the old manifest's shards only, not the new ones beside them.
+    use_credentials(monkeypatch, seeded.settings)
+    for shuffle in (True, False):
+        plan, keys = shard_epoch(seeded.settings, client, "train", 2, shuffle=shuffle)
+        assert len(keys) == len(set(keys)) == 30 and {shard_of(k) for k in keys} == set(plan.shard_keys)
+    finished = seed_shards(
+        client, bucket, "mnist-shards", seeded.splits(), shard_size=7, prune=True, progress=False
+    )
+    after = seeded.manifest()
+    assert {name: len(split.shards) for name, split in after.items()} == {"train": 5, "test": 2}
+    in_agreement(after)
+    assert finished.pruned == 4  # the old manifest's 3 + 1 shards, gone only now
+    listed = {shard.key for split in after.values() for shard in split.shards}
+    present = {o.object_name for o in client.list_objects(bucket, prefix="mnist-shards/", recursive=True)}
+    assert present - listed == {manifest_key("mnist-shards"), "mnist-shards/checksums.json"}

@@ -26,10 +26,20 @@ def test_short_run_learns_and_saves_its_outputs(seed_bucket, lab_env, tmp_path):
         == 3
     )
     assert re.search(r"samples per worker \{0: \d+, 1: \d+\}", result.stdout)
+    # The first batch's wait (worker start-up, first reads) is reported apart from waiting for data.
+    assert (
+        len(
+            re.findall(
+                r"s to the first batch, [0-9.]+ s waiting for data, [0-9.]+ s computing", result.stdout
+            )
+        )
+        == 3
+    )
 
     metrics = json.loads(client.get_object(lab_env["BUCKET"], "runs/short/metrics.json").read())
     assert metrics["train_objects"] == 401 and len(metrics["per_epoch"]) == 3
     assert metrics["final_test_accuracy"] > 0.5  # ten classes: chance is 0.1
+    assert all(e["startup_seconds"] > 0 and e["data_seconds"] >= 0 for e in metrics["per_epoch"])
     assert client.stat_object(lab_env["BUCKET"], "runs/short/model.pt").size > 100_000
 
     # The report image: one series point per trained step, and a PNG that decodes.

@@ -121,3 +121,13 @@ def test_every_loader_trains_seed_zero_then_the_compared_loaders_take_more_seeds
         ("map", 2),
     ]
     assert run_plan(["shards"], 3, ("s3iter", "map")) == [("shards", 0)]
+
+
+def test_the_training_table_shows_the_first_batch_apart_from_waiting_for_data(capsys):
+    from trainer.bench.verdicts import print_tables
+
+    first = TrainRun("s3iter", 0, "r", 60000, 100.0, 3.0, 0.86, 3.25, {}, startup_seconds=1.5)
+    print_tables([], None, [first], [])
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("| s3iter |"))
+    assert "| 1.5 s (1.5%) | 3.0% |" in row
+    assert first.row()["startup_share"] == pytest.approx(0.015)

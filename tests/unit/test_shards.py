@@ -38,9 +38,11 @@ def samples(n: int, seed: int = 0):
 
 def test_layout_names():
     assert shards_prefix("mnist") == "mnist-shards"
-    assert shard_key("mnist-shards", "train", 7) == "mnist-shards/train/shard-000007.tar"
+    digest = "0123456789ab" + "c" * 52
+    assert shard_key("mnist-shards", "train", 7, digest) == "mnist-shards/train/shard-000007-0123456789ab.tar"
     assert manifest_key("mnist-shards") == "mnist-shards/manifest.json"
-    assert is_shard_key("mnist-shards/test/shard-000000.tar")
+    assert is_shard_key(shard_key("mnist-shards", "test", 0, digest))
+    assert not is_shard_key("mnist-shards/test/shard-000000.tar")  # the names before generations
     assert not is_shard_key("mnist-shards/manifest.json")
     assert member_name(42, 7) == "00042.7.png"
     assert parse_member("00042.7.png") == (42, 7)

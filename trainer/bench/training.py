@@ -28,12 +28,14 @@ class TrainRun:
     run_id: str
     samples: int
     seconds: float
-    data_seconds: float
+    data_seconds: float  # waiting for every batch after the first
     test_accuracy: float
     label_entropy_bits: float
     # Shares of the machine's CPU over the whole run (start, epoch, test): trainer main process,
     # its DataLoader workers, server and others, idle.
     cpu: dict = field(default_factory=dict)
+    # Waiting for the first batch: the DataLoader workers' start-up and their first reads.
+    startup_seconds: float = 0.0
 
     @property
     def samples_per_s(self) -> float:
@@ -41,11 +43,21 @@ class TrainRun:
 
     @property
     def data_wait(self) -> float:
-        """Fraction of the epoch spent waiting for the next batch."""
+        """Fraction of the epoch spent waiting for a batch after the first (the data's share)."""
         return self.data_seconds / self.seconds if self.seconds else 0.0
 
+    @property
+    def startup_share(self) -> float:
+        """Fraction of the epoch spent waiting for its first batch (start-up)."""
+        return self.startup_seconds / self.seconds if self.seconds else 0.0
+
     def row(self) -> dict:
-        return {**asdict(self), "samples_per_s": self.samples_per_s, "data_wait": self.data_wait}
+        return {
+            **asdict(self),
+            "samples_per_s": self.samples_per_s,
+            "data_wait": self.data_wait,
+            "startup_share": self.startup_share,
+        }
 
 
 def train_once(
@@ -77,6 +89,7 @@ def train_once(
         epoch["test_accuracy"],
         epoch.get("label_entropy_bits", 0.0),
         {k: round(v, 3) for k, v in monitor.cpu.shares().items()},
+        epoch.get("startup_seconds", 0.0),
     )
 
 
@@ -105,7 +118,7 @@ def train_runs(
         run = train_once(settings, client, loader, seed, f"bench-{stamp}-{loader}-s{seed}", env_file)
         log(
             f"bench: train {loader:8s} seed {seed}: {run.samples_per_s:6.0f} samples/s, epoch {run.seconds:5.1f} s, "
-            f"waiting for data {run.data_wait:5.1%}, test accuracy {run.test_accuracy:.2%}, "
+            f"first batch {run.startup_seconds:4.1f} s, waiting for data {run.data_wait:5.1%}, test accuracy {run.test_accuracy:.2%}, "
             f"label entropy {run.label_entropy_bits:.2f} bits"
         )
         runs.append(run)

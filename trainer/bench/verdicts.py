@@ -139,12 +139,14 @@ def print_tables(
                 f"\nceiling ({ceiling.method}, {ceiling.objects} objects): GETs/s by connections {at}; best {best:.0f}"
             )
     if runs:
-        print("\n| training (1 epoch, defaults) | seed | samples/s | epoch (s) | waiting for data | test accuracy "
+        print("\n| training (1 epoch, defaults) | seed | samples/s | epoch (s) | first batch (start-up) "
+              "| waiting for data (later batches) | test accuracy "
               "| label entropy/batch (bits) | CPU main/workers/others/idle |")  # fmt: skip
-        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for r in runs:
             print(
-                f"| {r.loader} | {r.seed} | {r.samples_per_s:.0f} | {r.seconds:.1f} | {r.data_wait:.1%} | "
+                f"| {r.loader} | {r.seed} | {r.samples_per_s:.0f} | {r.seconds:.1f} | "
+                f"{r.startup_seconds:.1f} s ({r.startup_share:.1%}) | {r.data_wait:.1%} | "
                 f"{r.test_accuracy:.2%} | {r.label_entropy_bits:.2f} | {cpu_text(r.cpu)} |"
             )
     print()
