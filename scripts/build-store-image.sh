@@ -6,6 +6,9 @@
 #
 # Usage: build-store-image.sh STORE      STORE: versitygw | seaweedfs | garage
 #        -> prints the image tag it built or found (minio-torch-lab/<store>:<version>)
+#        build-store-image.sh STORE --compile
+#        -> only compiles the binary into the cache (no image, no BASE_IMAGE needed; CI compiles
+#           while the base image is made)
 # Env:   BASE_IMAGE (runtime base, default debian:bookworm-slim; CI passes lab-python:bookworm),
 #        BIN_CACHE  (binary cache, default $HOME/.cache/minio-torch-lab/<store>-bin; a warm cache
 #                    skips the compile: delete the binary there to rebuild it)
@@ -33,6 +36,8 @@ SEAWEEDFS_MODULE_VERSION=v0.0.0-20261109003541-7506e5f91cd6
 GARAGE_VERSION=2.5.0
 
 store=${1:-}
+compile_only=0
+[ "${2:-}" = --compile ] && compile_only=1
 here=$(cd "$(dirname "$0")/.." && pwd)
 base=${BASE_IMAGE:-debian:bookworm-slim}
 
@@ -54,7 +59,7 @@ ctx=$here/docker/stores/$store
 stamp=$(cat "$ctx/Dockerfile" "$ctx/entrypoint.sh" | sha256sum | cut -c1-16)
 label=org.minio-torch-lab.context
 current() { [ "$(docker image inspect -f "{{ index .Config.Labels \"$label\" }}" "$tag" 2>/dev/null)" = "$stamp" ]; }
-if current; then
+if [ "$compile_only" = 0 ] && current; then
   log "$tag is current; skipping (docker rmi $tag to rebuild)"
   echo "$tag"
   exit 0
@@ -96,7 +101,7 @@ mkdir -p "$bindir"
 if command -v flock >/dev/null 2>&1; then
   exec 9>"$bindir/.lock"
   flock 9
-  if current; then
+  if [ "$compile_only" = 0 ] && current; then
     log "$tag was built meanwhile"
     echo "$tag"
     exit 0
@@ -109,6 +114,7 @@ else
   "build_$store"
   echo "$version" >"$bindir/VERSION"
 fi
+[ "$compile_only" = 0 ] || exit 0
 
 # The build context: the binary (a hard link when possible) and the entrypoint, nothing else.
 stage=$(mktemp -d)

@@ -272,9 +272,9 @@ def test_a_killed_and_resumed_two_rank_run_ends_with_the_same_weights(dataset, t
     are bit for bit those of the same run left alone (each rank resumes its own RNG state, and
     every loader's order is a function of the seed and the epoch)."""
     env, settings, client = dataset
-    # Batches of 8: 63 steps per rank and epoch, long enough for the kill to land mid-epoch.
+    # Batches of 16: 32 steps per rank and epoch, room for the kill to land mid-epoch.
     args = (
-        f"--loader {loader} --epochs 2 --workers 2 --batch-size 8 --checkpoint-every 5 --no-progress".split()
+        f"--loader {loader} --epochs 2 --workers 2 --batch-size 16 --checkpoint-every 5 --no-progress".split()
     )
     whole = torchrun(2, [*args, "--run-id", f"whole-{loader}"], env, tmp_path)
     assert whole.returncode == 0, whole.stderr[-3000:]
