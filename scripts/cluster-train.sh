@@ -9,11 +9,13 @@ compose=("$@" --profile train)
 # A fresh rendezvous store for every run: a stale one would still hold the last run's state.
 "${compose[@]}" up -d --force-recreate --no-deps rdzv >&2
 "${compose[@]}" up -d --force-recreate --no-deps --scale "trainer-peer=$((trainers - 1))" trainer-head trainer-peer >&2
-mapfile -t ids < <("${compose[@]}" ps -aq trainer-head trainer-peer)
+# Container ids are hex: word splitting of the list is safe (and bash 3.2, macOS's, has no mapfile).
+ids=$("${compose[@]}" ps -aq trainer-head trainer-peer)
 # Follow the output while they run; `docker wait` returns each container's exit code.
 "${compose[@]}" logs -f --no-color trainer-head trainer-peer &
 follower=$!
-codes=$(docker wait "${ids[@]}")
+# shellcheck disable=SC2086
+codes=$(docker wait $ids)
 sleep 1
 kill "$follower" 2>/dev/null || true
 wait "$follower" 2>/dev/null || true

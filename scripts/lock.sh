@@ -9,24 +9,27 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 uv=$(bash scripts/uv.sh)
 
-declare -A extras=(
-  [seeder]=""
-  [trainer]="train"
-  [workshop]="train workshop"
-  [dev]="train bench workshop test"
-)
+# The extras of each lock (a function, not an associative array: bash 3.2 has none).
+extras() {
+  case $1 in
+    seeder) echo "" ;;
+    trainer) echo "train" ;;
+    workshop) echo "train workshop" ;;
+    dev) echo "train bench workshop test" ;;
+  esac
+}
 mode=${1:-write}
 stale=()
 for name in seeder trainer workshop dev; do
-  args=()
-  for extra in ${extras[$name]}; do args+=(--extra "$extra"); done
+  args=(--universal)
+  for extra in $(extras "$name"); do args+=(--extra "$extra"); done
   target="locks/$name.txt"
   out="$target"
   if [ "$mode" = "--check" ]; then
     out=$(mktemp)
     cp "$target" "$out"
   fi
-  "$uv" pip compile pyproject.toml "${args[@]}" --universal --generate-hashes \
+  "$uv" pip compile pyproject.toml "${args[@]}" --generate-hashes \
     --override locks/overrides.txt --custom-compile-command "make lock" --quiet \
     ${UPGRADE:+--upgrade} -o "$out"
   if [ "$mode" = "--check" ]; then
