@@ -33,7 +33,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from labcore.clients import minio_client, store_errors
 from labcore.layout import split_prefix
 from labcore.settings import Settings
-from labcore.shards import iter_verified, shards_prefix
+from labcore.shards import iter_verified
 from trainer.connector import connector_args
 from trainer.distributed import position
 from trainer.sample import Sample
@@ -46,10 +46,9 @@ from trainer.transient import ResumingStream, read_object
 ORDER_VERSION = 2
 
 
-def s3_uri(settings: Settings, split: str, *, shards: bool = False) -> str:
-    """``s3://<bucket>/<prefix>/<split>/`` (``<prefix>-shards`` for the shard layout)."""
-    prefix = shards_prefix(settings.data_prefix) if shards else settings.data_prefix
-    return f"s3://{settings.bucket}/{split_prefix(prefix, split)}"
+def s3_uri(settings: Settings, split: str) -> str:
+    """``s3://<bucket>/<prefix>/<split>/``: a split of the per-object layout."""
+    return f"s3://{settings.bucket}/{split_prefix(settings.data_prefix, split)}"
 
 
 def epoch_order(items: list[str], seed: int, epoch: int) -> list[str]:
@@ -177,23 +176,26 @@ class EpochOrder:
 
     def __init__(self, bucket: str, keys: list[str], seed: int, epoch, *, shuffle: bool = True):
         self.bucket, self.keys, self.seed, self.epoch, self.shuffle = bucket, keys, seed, epoch, shuffle
-        self._order: tuple[int, list[str]] | None = None
-        self._positions: tuple[int, dict[str, int]] | None = None
+        # This process's epoch, its order, and (made when first asked) the positions in it.
+        self._epoch: int | None = None
+        self._order: list[str] = []
+        self._positions: dict[str, int] | None = None
 
     def order(self) -> list[str]:
         epoch = self.epoch.value
-        if self._order is None or self._order[0] != epoch:
-            self._order = (epoch, epoch_order(self.keys, self.seed, epoch) if self.shuffle else self.keys)
-        return self._order[1]
+        if epoch != self._epoch:
+            self._epoch, self._positions = epoch, None
+            self._order = epoch_order(self.keys, self.seed, epoch) if self.shuffle else self.keys
+        return self._order
 
     def __iter__(self) -> Iterator[str]:
         return (f"s3://{self.bucket}/{key}" for key in self.order())
 
     def get(self, key: str, default: int) -> int:
         order = self.order()
-        if self._positions is None or self._positions[0] != self._order[0]:
-            self._positions = (self._order[0], {k: i for i, k in enumerate(order)})
-        return self._positions[1].get(key, default)
+        if self._positions is None:
+            self._positions = {k: i for i, k in enumerate(order)}
+        return self._positions.get(key, default)
 
 
 class PermutedObjects(Stage):

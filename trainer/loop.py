@@ -26,7 +26,7 @@ from labcore.errors import DataError, StoreError
 from trainer.checkpoints import Checkpointer, Resumed
 from trainer.connector import connector_errors
 from trainer.datasets import Loader
-from trainer.deadlines import Deadlines, deadlines
+from trainer.deadlines import Deadlines
 from trainer.delivery import Delivery
 from trainer.distributed import World
 from trainer.epoch_report import EpochReport
@@ -77,7 +77,11 @@ class Training:
     endpoint: str = ""  # "MinIO at http://...": the store and its URL, for messages
     history: list[dict] = field(default_factory=list)  # finished epochs' reports, saved in checkpoints
     watchdog: Watchdog | None = None
-    deadlines: Deadlines = field(default_factory=lambda: deadlines(30, 60, distributed=False))
+
+    @property
+    def deadlines(self) -> Deadlines:
+        """The run's deadlines, as the world was joined with them."""
+        return self.world.deadlines
 
     def waiting(self, seconds: float, what: str) -> None:
         if self.watchdog is not None:

@@ -78,13 +78,14 @@ class Session:
 
         def load():
             self.watchdog.arm(self.world.deadlines.checkpoint_write, "reading the run's latest checkpoint")
-            with (
-                store_errors(self.settings, "s3"),
-                connector_errors(f"reading checkpoints of run {self.run_id} failed"),
-            ):
-                state = self.checkpointer.load(client)
-            self.watchdog.disarm()
-            return state
+            try:
+                with (
+                    store_errors(self.settings, "s3"),
+                    connector_errors(f"reading checkpoints of run {self.run_id} failed"),
+                ):
+                    return self.checkpointer.load(client)
+            finally:
+                self.watchdog.disarm()
 
         return apply(self.world.decide(load), self.module, self.optimizer, self.world.rank)
 
@@ -131,7 +132,6 @@ class Session:
             failure_hint=self.world.hint,
             endpoint=f"{STORES[s.store].title} at {s.aws_endpoint_url}",
             watchdog=self.watchdog,
-            deadlines=self.world.deadlines,
         )
         reports = fit(training, start)
         if not self.world.is_main:
