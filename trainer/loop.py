@@ -35,6 +35,10 @@ from trainer.planning import SplitPlan
 from trainer.sample import Batch
 from trainer.watchdog import Watchdog
 
+# A checkpoint PUT that takes more than this share of its deadline is said (a slow store shows
+# before it ends a run).
+SLOW_WRITE = 0.25
+
 
 @dataclass
 class EpochStats:
@@ -205,11 +209,24 @@ def _checkpoint(t: Training, epoch: int, step: int, trained: int) -> None:
     if t.world.is_main:
         # A deadline per PUT, and a longer one than for a batch: a write waits for quorum.
         seconds = t.deadlines.checkpoint_write
+        starts: list[float] = []
+
+        def each_write() -> None:
+            starts.append(time.perf_counter())
+            t.waiting(seconds, "writing a checkpoint")
+
         t.checkpointer.save(
             t.module, t.optimizer, epoch=epoch, step=step, trained=trained, reports=t.history, rng=rng,
-            each_write=lambda: t.waiting(seconds, "writing a checkpoint"),
+            each_write=each_write,
         )  # fmt: skip
         t.done_waiting()
+        slowest = max(b - a for a, b in zip(starts, [*starts[1:], time.perf_counter()], strict=True))
+        if slowest > seconds * SLOW_WRITE:
+            print(
+                f"checkpoint at epoch {epoch}, step {step}: one PUT took {slowest:.1f} s of the "
+                f"{seconds:g} s it may take (CHECKPOINT_TIMEOUT); the store is slow to take writes",
+                flush=True,
+            )
     t.world.wait_for_all()
 
 

@@ -117,33 +117,38 @@ def test_an_offline_bundle_runs_the_lab_with_nothing_pulled_or_built(lab, worksh
     """make bundle; remove the images; make load; make up, train and workshop build nothing.
 
     Last in the Compose tests (one xdist group, tests/conftest.py), because it removes the lab's
-    images (the bundle puts them back).
+    seeder, trainer and workshop images (the bundle puts them back).
     """
     from tests.e2e.conftest import OFFLINE_SOURCE
 
     source = lab.env.get("LAB_OFFLINE_SOURCE", OFFLINE_SOURCE)
-    started = time.monotonic()
-    made = lab.make("bundle", BUNDLE_DIR=str(tmp_path / "dist"), SOURCE_DIR=source, timeout=1800)
-    assert made.returncode == 0, made.stdout[-3000:] + made.stderr[-3000:]
-    bundles = list((tmp_path / "dist").glob("minio-torch-lab-bundle-*.tar"))
-    assert len(bundles) == 1, made.stdout[-2000:]
-    print(f"bundle: {bundles[0].stat().st_size / 1e9:.2f} GB, made in {time.monotonic() - started:.0f} s")
-
-    assert lab.make("clean").returncode == 0
-    minio = lab.env["MINIO_IMAGE"]
-    # The bundle holds each image under its name, with the very layers of the local one.
-    assert saved_images(bundles[0]) == {image: image_id(image) for image in (minio, *IMAGES)}
-    # Tests on other workers run MinIO servers from its image, which Docker will not delete under
-    # them: its name goes (a second name keeps the layers) and the bundle must bring it back. The
-    # lab's own images go completely, so the bundle must bring all of them.
-    keep = f"mtl-bundle-test/keep:{uuid.uuid4().hex[:8]}"
-    subprocess.run(["docker", "tag", minio, keep], check=True)
+    # The lab's MinIO image under a second name of this test's own, bundled, removed and loaded.
+    own_minio = f"mtl-bundle-test/minio:{uuid.uuid4().hex[:8]}"
+    subprocess.run(["docker", "tag", lab.env["MINIO_IMAGE"], own_minio], check=True)
     try:
-        subprocess.run(["docker", "rmi", minio, *IMAGES], capture_output=True, text=True, check=True)
-        run_offline(lab, bundles[0], tmp_path)
+        started = time.monotonic()
+        made = lab.make(
+            "bundle",
+            BUNDLE_DIR=str(tmp_path / "dist"),
+            SOURCE_DIR=source,
+            MINIO_IMAGE=own_minio,
+            timeout=1800,
+        )
+        assert made.returncode == 0, made.stdout[-3000:] + made.stderr[-3000:]
+        bundles = list((tmp_path / "dist").glob("minio-torch-lab-bundle-*.tar"))
+        assert len(bundles) == 1, made.stdout[-2000:]
+        print(f"bundle: {bundles[0].stat().st_size / 1e9:.2f} GB, made in {time.monotonic() - started:.0f} s")
+
+        assert lab.make("clean").returncode == 0
+        # The bundle holds each image under its name, with the very layers of the local one.
+        assert saved_images(bundles[0]) == {image: image_id(image) for image in (own_minio, *IMAGES)}
+        # The lab's own images go completely, so the bundle must bring all of them back. The MinIO image
+        # goes under the name this test gave it only: tests on other workers start servers by the lab's
+        # name (testcontainers, mc mirror), and untagging that name failed one of them in CI.
+        subprocess.run(["docker", "rmi", own_minio, *IMAGES], capture_output=True, text=True, check=True)
+        run_offline(lab, bundles[0], tmp_path, own_minio)
     finally:
-        subprocess.run(["docker", "tag", keep, minio], capture_output=True)
-        subprocess.run(["docker", "rmi", keep], capture_output=True)
+        subprocess.run(["docker", "rmi", own_minio], capture_output=True)
 
 
 def image_id(image: str) -> str:
@@ -168,13 +173,12 @@ def saved_images(bundle: Path) -> dict[str, str]:
     return names
 
 
-def run_offline(lab, bundle: Path, tmp_path: Path) -> None:
+def run_offline(lab, bundle: Path, tmp_path: Path, minio: str) -> None:
     """The laptop: make load, then up, train and workshop with nothing pulled or built."""
-    minio = lab.env["MINIO_IMAGE"]
-
     # The laptop: its own untracked settings, and any build or pull would fail.
     offline = {
         **lab.env,
+        "MINIO_IMAGE": minio,
         "LOCAL_ENV": str(tmp_path / ".env.local"),
         "PYTHON_IMAGE": "registry.invalid/no-builds-here:0",
     }

@@ -170,12 +170,18 @@ def test_a_checkpoint_write_slower_than_dist_timeout_is_waited_for(dataset, tmp_
             "AWS_ENDPOINT_URL": f"http://127.0.0.1:{proxy.port}",
             "DIST_TIMEOUT": "10",
             "DATA_TIMEOUT": "5",
+            "CHECKPOINT_TIMEOUT": "60",
         }
         args = ["--epochs", "1", "--workers", "1", "--batch-size", "32", "--checkpoint-every", "5"]
         result = torchrun(2, [*args, "--run-id", "slow", "--no-progress"], slow, tmp_path)
     assert proxy.delayed >= 1, "the checkpoint PUT was held back"
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"train: {SAMPLES} of {SAMPLES} objects, 0 duplicates" in result.stdout, result.stdout
+    # The slow PUT is said, with how much of its deadline it took.
+    said = re.search(
+        r"checkpoint at epoch 1, step 5: one PUT took (\d+\.\d) s of the 60 s it may take", result.stdout
+    )
+    assert said and 25 <= float(said[1]) < 60, result.stdout[-3000:]
 
 
 def checkpointed(client, bucket: str, run_id: str, ending: str) -> bool:

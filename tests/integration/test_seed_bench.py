@@ -41,7 +41,7 @@ def test_bench_times_three_methods_and_leaves_the_bucket_as_it_was(
     assert list(methods) == list(METHODS)
     for name, method in methods.items():
         # Each method's prefix held exactly the 200 objects with the PNGs' bytes, checked by listing.
-        assert method["objects"] == 200, (name, method)
+        assert method["objects"] == 200, f"{name}: {method['objects']} objects, {method.get('unmeasured')}"
         assert method["seconds"] > 0 and method["objects_per_s"] > 0, (name, method)
         assert method["prefix"] == f"bench-seed-{record['stamp']}/{METHODS[name]}"
     assert methods["mc mirror"]["ratio_vs_mc"] == 1.0
