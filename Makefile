@@ -16,7 +16,7 @@ ifneq ($(ENV_PROBLEM),)
 $(error $(ENV_PROBLEM))
 endif
 env-value = $(shell bash scripts/env-value.sh $(1) $(ENV_FILES))
-# The S3 server (README, Other S3 servers): minio, or seaweedfs, versitygw or garage in its place,
+# The S3 server (docs/other-s3-servers.md): minio, or seaweedfs, versitygw or garage in its place,
 # from an image built from pinned source like MinIO's: make up STORE=versitygw
 STORE ?= $(or $(call env-value,STORE),minio)
 export STORE
@@ -45,7 +45,7 @@ export TORCH_INDEX_URL
 TORCH_INDEX_AUTHORITY := $(firstword $(subst /, ,$(word 2,$(subst ://, ,$(TORCH_INDEX_URL)))))
 TORCH_BUILD_INDEX_URL := $(if $(findstring @,$(TORCH_INDEX_AUTHORITY)),build/wheels,$(TORCH_INDEX_URL))
 export TORCH_BUILD_INDEX_URL
-# torch's version, one pin for the venv and the images (.env; README, Pinned dependencies).
+# torch's version, one pin for the venv and the images (.env; docs/contributing.md#pinned-dependencies).
 TORCH_VERSION ?= $(call env-value,TORCH_VERSION)
 export TORCH_VERSION
 
@@ -69,7 +69,7 @@ up: minio-server build ## start MinIO and seed the bucket (a re-run uploads only
 # run in the same service).
 DESCRIBE_MINIO = $(if $(filter minio,$(STORE)),bash scripts/describe-minio.sh "$$($(COMPOSE) ps -q minio)",true)
 
-# The MinIO image: built from pinned source unless MINIO_IMAGE names another (README, Security).
+# The MinIO image: built from pinned source unless MINIO_IMAGE names another (docs/security.md).
 MINIO_IMAGE ?= $(call env-value,MINIO_IMAGE)
 export MINIO_IMAGE
 
@@ -85,7 +85,7 @@ else
 	$(COMPOSE) run --rm --no-deps --entrypoint torchrun trainer --standalone --nproc-per-node $(NPROC) -m trainer $(ARGS)
 endif
 
-bench: venv minio-server build ## loaders, the server's ceiling, training per loader, then the seeder vs mc mirror (README, Performance)
+bench: venv minio-server build ## loaders, the server's ceiling, training per loader, then the seeder vs mc mirror (docs/performance.md)
 	$(COMPOSE) up -d --wait minio
 	$(COMPOSE) run --rm seeder --format both --no-progress
 	$(VENV)/bin/python -m trainer.bench $(BENCH_ARGS)
@@ -101,7 +101,7 @@ bench-seed: venv minio-server ## the seeder (put, snowball) vs mc mirror on the 
 report: venv ## copy the latest run's report.png and metrics.json to results/ (RUN_ID=... for another)
 	$(VENV)/bin/python -m trainer.run_report $(if $(RUN_ID),--run-id $(RUN_ID)) --out results
 
-# The workshop (README, Workshop): MinIO seeded with objects and shards, and JupyterLab.
+# The workshop (docs/workshop.md): MinIO seeded with objects and shards, and JupyterLab.
 JUPYTER_PORT ?= $(or $(call env-value,JUPYTER_PORT),8888)
 JUPYTER_TOKEN ?= $(call env-value,JUPYTER_TOKEN)
 
@@ -202,7 +202,7 @@ else
 	  MINIO_LOCAL_IMAGE="$(MINIO_IMAGE)" bash scripts/build-minio-image.sh >/dev/null ;; esac
 endif
 
-# The compatibility matrix (README, Other S3 servers): the conformance suite on every store.
+# The compatibility matrix (docs/other-s3-servers.md): the conformance suite on every store.
 COMPAT_STORES ?= minio,seaweedfs,versitygw,garage
 compat: venv ## the conformance suite on each store (COMPAT_STORES=...); the matrix in results/compat.md and .json
 	@case "$(MINIO_IMAGE)" in minio-torch-lab/minio:*) \

@@ -30,7 +30,8 @@ ENV VIRTUAL_ENV=/opt/venv \
 WORKDIR /app
 
 FROM runtime AS seeder
-# Dependencies from the hashed lock (README, Pinned dependencies), in a layer code changes keep.
+# Dependencies from the hashed lock (docs/contributing.md#pinned-dependencies), in a layer code
+# changes keep.
 COPY locks/seeder.txt /app/locks/
 RUN pip install -q --require-hashes --no-deps -r /app/locks/seeder.txt
 COPY pyproject.toml README.md /app/

@@ -46,7 +46,7 @@ def trainer_access(settings: Settings) -> str:
         missing = " without STORE_ADMIN_TOKEN" if store.needs_admin_token else ""
         return (
             f"least privilege unavailable on {store.title}{missing}: the trainer uses the admin keys "
-            "(README, Other S3 servers)"
+            "(docs/other-s3-servers.md)"
         )
     user = ensure_trainer_user(settings)
     if not user:

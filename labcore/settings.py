@@ -150,7 +150,7 @@ def load_settings(
 
     for name in require:
         if not get(name):
-            raise ConfigError(f"{name} is not set: add it to .env or export it (README, Configuration)")
+            raise ConfigError(f"{name} is not set: add it to .env or export it (docs/configuration.md)")
     kwargs = {**_store_settings(get), **_seed_settings(get), **_train_settings(get)}
     return Settings(**kwargs)  # type: ignore[arg-type]
 

@@ -8,7 +8,7 @@
 # keeps only frozen snapshots, and the community repository is archived. The pin is its last
 # commit (2026-02-12): past the last security release RELEASE.2025-10-15T17-29-55Z
 # (CVE-2025-62506), but not past the 2026 advisories, which the archive will never fix. The lab's
-# patches close five of them (README, Security: the table, and the exploit tests that prove it).
+# patches close five of them (docs/security.md#minios-2026-advisories: the table, and the exploit tests that prove it).
 #
 # The image tag, a label and the binary cache are keyed to a hash of the patches, so a changed
 # patch can never be wrapped around an old binary. `.env`'s MINIO_IMAGE names that tag; a unit test
@@ -34,6 +34,8 @@ patch_dir=$here/docker/minio/patches
 
 log() { printf '[minio-image] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+# shellcheck source=scripts/progress.sh
+. "$here/scripts/progress.sh"
 
 if [ "${MINIO_PATCHES:-}" = none ]; then
   key=$MINIO_COMMIT-unpatched patches=none advisories=""
@@ -81,7 +83,7 @@ if ! command -v go >/dev/null 2>&1; then
   # No Go here: build inside Docker with a Go image (needs a registry), extra CAs included.
   log "no host Go: docker build with ${GO_IMAGE:-golang:1.24-bookworm} (a few minutes the first time)"
   bash "$here/scripts/copy-ca-certs.sh" "${EXTRA_CA_CERTS:-}" >&2
-  docker build -q -f "$here/docker/minio/source.Dockerfile" "${labels[@]}" \
+  with_progress "docker build of MinIO from source" docker build -q -f "$here/docker/minio/source.Dockerfile" "${labels[@]}" \
     --build-arg "GO_IMAGE=${GO_IMAGE:-golang:1.24-bookworm}" --build-arg "BASE_IMAGE=$base" \
     --build-arg "MINIO_MODULE_VERSION=$MINIO_MODULE_VERSION" --build-arg "MC_MODULE_VERSION=$MC_MODULE_VERSION" \
     --build-arg "MINIO_PATCHES=$([ "$patches" = none ] && echo none || echo /src/patches)" \
@@ -100,12 +102,12 @@ if [ ! -x "$out/minio" ]; then
   src=$(mktemp -d)/minio
   trap 'rm -rf "$(dirname "$src")"' EXIT
   bash "$here/scripts/minio-source.sh" "$MINIO_MODULE_VERSION" "$src" "$patches"
-  (cd "$src" && go build -ldflags "$ldflags" -o "$out/minio.tmp" .)
+  with_progress "go build of MinIO" sh -c 'cd "$1" && go build -ldflags "$2" -o "$3" .' sh "$src" "$ldflags" "$out/minio.tmp"
   mv "$out/minio.tmp" "$out/minio"
 fi
 if [ ! -x "$bindir/mc" ]; then
   log "go install github.com/minio/mc@$MC_MODULE_VERSION"
-  GOBIN="$bindir" go install -ldflags "-s -w" "github.com/minio/mc@$MC_MODULE_VERSION"
+  with_progress "go install of mc" env GOBIN="$bindir" go install -ldflags "-s -w" "github.com/minio/mc@$MC_MODULE_VERSION"
 fi
 cp "$bindir/mc" "$out/mc"
 [ "$compile_only" = 0 ] || exit 0

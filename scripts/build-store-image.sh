@@ -43,6 +43,8 @@ base=${BASE_IMAGE:-debian:bookworm-slim}
 
 log() { printf '[store-image] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+# shellcheck source=scripts/progress.sh
+. "$here/scripts/progress.sh"
 
 case "$store" in
   versitygw) version=$VERSITYGW_VERSION; bin=versitygw ;;
@@ -111,7 +113,7 @@ if [ -x "$bindir/$bin" ] && [ "$(cat "$bindir/VERSION" 2>/dev/null)" = "$version
   log "using cached $bindir/$bin ($version)"
 else
   rm -f "$bindir/$bin" "$bindir/VERSION"
-  "build_$store"
+  with_progress "building $store from source" "build_$store"
   echo "$version" >"$bindir/VERSION"
 fi
 [ "$compile_only" = 0 ] || exit 0

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The offline bundle for a room with no network (README, Workshop: the instructor's checklist).
+# The offline bundle for a room with no network (docs/workshop.md#the-instructors-checklist).
 #
 #   bundle.sh create OUT_DIR [IDX_DIR]   every image the lab runs + the dataset files + SHA256SUMS,
 #                                        in one tar: OUT_DIR/minio-torch-lab-bundle-<os>-<arch>.tar

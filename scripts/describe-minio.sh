@@ -13,9 +13,9 @@ if [ -n "$advisories" ]; then
   n=$(tr ',' '\n' <<<"$advisories" | grep -c .)
   # The tag names the build already; a retagged image says which build it is.
   [ "${image##*:}" = "$build" ] || image="$image (build $build)"
-  echo "MinIO: the lab's build $image, closes $n advisories ($advisories); README, Security"
+  echo "MinIO: the lab's build $image, closes $n advisories ($advisories); docs/security.md"
 elif [ -n "$build" ]; then
-  echo "MinIO: $image, the lab's UNPATCHED build $build: the 2026 advisories are open (README, Security)"
+  echo "MinIO: $image, the lab's UNPATCHED build $build: the 2026 advisories are open (docs/security.md)"
 else
-  echo "MinIO: $image is not the lab's patched build: the 2026 advisories may be open (README, Security)"
+  echo "MinIO: $image is not the lab's patched build: the 2026 advisories may be open (docs/security.md)"
 fi

@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
             "  manual    a hand-written IterableDataset on the MinIO SDK, sharded by worker_info\n"
             "  shards    S3IterableDataset over tar shards (seed with --format shards), one GET per shard\n\n"
             "examples:\n  python -m trainer --loader s3iter --workers 4 --epochs 2\n"
-            "  torchrun --nproc-per-node 2 -m trainer --workers 2   # 2 ranks x 2 workers (README, Scaling out)\n"
+            "  torchrun --nproc-per-node 2 -m trainer --workers 2   # 2 ranks x 2 workers (docs/scaling-out.md)\n"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -1,6 +1,6 @@
 """Every deadline of the trainer, derived in one place from the settings.
 
-The model (README, Failure modes: deadlines), from the inside out:
+The model (docs/failure-modes.md#deadlines), from the inside out:
 
 - **a batch**: the next batch gets ``DATA_TIMEOUT`` from the watchdog, the first of an epoch
   ``FIRST_BATCH_SECONDS`` (workers start, list, fill their buffers);
@@ -31,7 +31,7 @@ FIRST_BATCH_SECONDS = 300
 # A checkpoint PUT waits for write quorum: after a node of a multi-node MinIO vanishes, MinIO
 # holds writes until it gives up on that node's drives (10-12 s per PUT alone, 20-60 s for the
 # trainer's PUT among its own stalled GETs, measured with the 4-node cluster). Each PUT gets this
-# long by default (CHECKPOINT_TIMEOUT), so losing a node does not end the run (README, Failure modes).
+# long by default (CHECKPOINT_TIMEOUT), so losing a node does not end the run (docs/failure-modes.md).
 CHECKPOINT_WRITE_SECONDS = 90
 # The question to MinIO about write quorum before a checkpoint (trainer.checkpoints).
 QUORUM_CHECK_SECONDS = 5

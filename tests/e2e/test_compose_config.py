@@ -1,4 +1,4 @@
-"""README's Configuration table against what Compose really passes (`docker compose config`).
+"""docs/configuration.md's table against what Compose really passes (`docker compose config`).
 
 Every variable gets a value of its own; the rendered configuration then shows which containers
 each one reaches. A setting documented for the trainer that Compose never hands it (RUN_ID once)
@@ -19,7 +19,7 @@ from tests.e2e.conftest import REPO
 pytestmark = pytest.mark.e2e
 
 SERVICES = ("minio", "seeder", "trainer", "jupyter")
-# The cluster's services, by the role README names: nodes are MinIO servers, both trainers trainers.
+# The cluster's services, by the role docs/configuration.md names: nodes are MinIO servers, both trainers trainers.
 ROLES = {"minio1": "minio", "minio2": "minio", "minio3": "minio", "minio4": "minio",
          "trainer-head": "trainer", "trainer-peer": "trainer"}  # fmt: skip
 CONFIGURATIONS = {
@@ -29,9 +29,9 @@ CONFIGURATIONS = {
 
 
 def documented() -> dict[str, set[str]]:
-    """``{variable: the places its "acts in" cell names}`` from README's Configuration table."""
-    text = (REPO / "README.md").read_text()
-    table = text.split("| variable | default in `.env` | acts in | meaning |", 1)[1]
+    """``{variable: the places its "acts in" cell names}`` from docs/configuration.md's table."""
+    text = (REPO / "docs" / "configuration.md").read_text()
+    table = text.split("| variable | default in `.env` (make: in the Makefile) | acts in | meaning |", 1)[1]
     places = {}
     for row in table.splitlines()[2:]:
         if not row.startswith("| `"):
@@ -84,7 +84,7 @@ def test_every_setting_reaches_exactly_the_containers_readme_names(table, config
             gets = probe(name) in reached[role]
             if gets != (role in where):
                 wrong.append(
-                    f"{name}: README says {'' if role in where else 'not '}{role}, Compose disagrees"
+                    f"{name}: docs/configuration.md says {'' if role in where else 'not '}{role}, Compose disagrees"
                 )
     assert not wrong, f"{configuration}:\n" + "\n".join(wrong)
 
@@ -98,6 +98,10 @@ def test_compose_and_make_settings_are_used_where_readme_says(table):
     )
     for name, where in table.items():
         if "compose" in where:
-            assert "${" + name in compose_text, f"{name}: README says Compose reads it; no ${{{name}}} there"
+            assert "${" + name in compose_text, (
+                f"{name}: docs/configuration.md says Compose reads it; no ${{{name}}} there"
+            )
         if "make" in where:
-            assert re.search(rf"\b{name}\b", make_text), f"{name}: README says make reads it; it does not"
+            assert re.search(rf"\b{name}\b", make_text), (
+                f"{name}: docs/configuration.md says make reads it; it does not"
+            )
