@@ -57,8 +57,14 @@ endif
 
 .PHONY: bench-seed compat bundle load workshop-image workshop workshop-start workshop-down lock lock-check report cluster-up cluster-build cluster-train cluster-ps cluster-down minio-server help up train bench seed down clean logs ps build test lint unit integration e2e venv minio-image base-image
 
-help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+# make help's groups: title=target,... (scripts/help.awk)
+HELP_GROUPS := lab=up,train,seed,report,down,clean,logs,ps,build \
+  workshop=workshop,workshop-down,bundle,load \
+  cluster=cluster-up,cluster-build,cluster-train,cluster-ps,cluster-down \
+  stores=compat,minio-image,base-image bench=bench,bench-seed \
+  development=venv,lock,lock-check,lint,unit,integration,e2e,test,help
+help: ## the targets, by group
+	@awk -v spec="$(HELP_GROUPS)" -f scripts/help.awk $(MAKEFILE_LIST)
 
 up: minio-server build ## start MinIO and seed the bucket (a re-run uploads only what is missing)
 	$(COMPOSE) up -d --wait minio
@@ -239,15 +245,15 @@ lint: venv ## ruff: lint and formatting
 unit: venv ## unit tests (no server)
 	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
 
-integration: venv ## integration tests against a real MinIO container
+integration: venv minio-server ## integration tests against a real MinIO (built from source the first time)
 	$(VENV)/bin/pytest tests/integration $(PYTEST_ARGS)
 
-e2e: venv ## end-to-end tests: build the images and run the Compose stack
+e2e: venv minio-server ## end-to-end tests: build the images and run the Compose stack
 	$(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS)
 
 # The whole suite on TEST_WORKERS pytest-xdist workers (TEST_WORKERS=0: one process). Most tests
 # wait on servers and containers, so a worker per core and one more keep 2 cores busy; a test
 # module (the Compose tests together) stays on one worker, in the order tests/conftest.py gives.
 TEST_WORKERS ?= 3
-test: lint lock-check ## everything CI runs: lint, unit, integration and end-to-end tests (TEST_WORKERS=3)
+test: lint lock-check minio-server ## everything CI runs: lint, unit, integration and end-to-end tests (TEST_WORKERS=3)
 	$(VENV)/bin/pytest tests $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder) $(PYTEST_ARGS)

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
+import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from labcore.errors import LabError
+from labcore.settings import read_environment
+
+# "[env NAME]" or "[env NAME, default VALUE]" in a flag's help.
+_ENV_HINT = re.compile(r"\[env ([A-Z0-9_]+)(?:, default ([^\]]+))?\]")
 
 
 def root_message(exc: BaseException) -> str:
@@ -41,3 +47,21 @@ def run(prog: str, main: Callable[[], int | None]) -> None:
         print(f"{prog}: interrupted", file=sys.stderr)
         sys.exit(130)
     sys.exit(code or 0)
+
+
+def show_current_values(parser: argparse.ArgumentParser, environ: Mapping[str, str] | None = None) -> None:
+    """Rewrite each flag's "[env NAME, default X]" as "[env NAME, now V]", V being what a run here
+    gets: the environment, then .env.local, then .env (``environ`` in tests), else X.
+
+    A default written in the help would be wrong as soon as .env.local or the environment sets it.
+    """
+    env = read_environment() if environ is None else environ
+
+    def current(match: re.Match) -> str:
+        value = (env.get(match[1]) or "").strip() or match[2]
+        # argparse %-formats help strings: a % in a value (a URL) must stay itself.
+        return f"[env {match[1]}, now {value}]".replace("%", "%%") if value else f"[env {match[1]}]"
+
+    for action in parser._actions:
+        if action.help:
+            action.help = _ENV_HINT.sub(current, action.help)

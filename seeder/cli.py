@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from labcore.access import trainer_access
-from labcore.cli import run
+from labcore.cli import run, show_current_values
 from labcore.clients import check_access, minio_client, store_errors
 from labcore.layout import SPLITS
 from labcore.settings import MINIO_VARS, SEED_FORMATS, SEED_UPLOADS, load_settings
@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="LIST",
         help="comma-separated splits to upload (default: train,test)",
     )
-    parser.add_argument("--bucket", help="target bucket, created if missing [env BUCKET]")
+    parser.add_argument("--bucket", help="target bucket, created if missing [env BUCKET, default lab-data]")
     parser.add_argument("--prefix", help="key prefix of the dataset [env DATA_PREFIX, default mnist]")
     parser.add_argument(
         "--workers",
@@ -87,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--env-file", metavar="FILE", help="read settings from FILE instead of ./.env")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars, summary only")
+    show_current_values(parser)
     return parser
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from labcore.cli import run
+from labcore.cli import run, show_current_values
 from labcore.clients import minio_client, store_errors
 from labcore.settings import LOADERS, S3_VARS, Settings, load_settings
 
 # Every other flag overrides the variable of its name (--batch-size: BATCH_SIZE), so it goes
 # through the same validation in labcore.settings.
-_RENAMED = {"workers": "NUM_WORKERS"}
+_RENAMED = {"workers": "NUM_WORKERS", "bucket": "BUCKET", "prefix": "DATA_PREFIX"}
 _NOT_SETTINGS = ("env_file", "strict", "overwrite", "no_progress")
 
 
@@ -39,6 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
+        "--bucket", help="the bucket the dataset is in and runs go to [env BUCKET, default lab-data]"
+    )
+    parser.add_argument("--prefix", help="key prefix of the dataset [env DATA_PREFIX, default mnist]")
+    parser.add_argument(
         "--loader", choices=LOADERS, help="how samples are loaded [env LOADER, default s3iter]"
     )
     parser.add_argument(
@@ -61,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", type=int, metavar="N", help="seed for weights and shuffling [env SEED, default 0]"
     )
     _add_run_flags(parser)
+    show_current_values(parser)
     return parser
 
 
@@ -100,10 +105,15 @@ def _add_run_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
+def read_settings(args: argparse.Namespace, environ: dict[str, str] | None = None) -> Settings:
+    """The settings of a run: the flags in ``args`` over the environment and .env (or ``environ``)."""
+    overrides = {_RENAMED.get(k, k.upper()): v for k, v in vars(args).items() if k not in _NOT_SETTINGS}
+    return load_settings(args.env_file, require=S3_VARS, environ=environ, overrides=overrides)
+
+
 def _main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    overrides = {_RENAMED.get(k, k.upper()): v for k, v in vars(args).items() if k not in _NOT_SETTINGS}
-    settings = load_settings(args.env_file, require=S3_VARS, overrides=overrides)
+    settings = read_settings(args)
     from trainer.deadlines import settings_deadlines
     from trainer.distributed import join_world, world_size
 

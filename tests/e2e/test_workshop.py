@@ -7,6 +7,7 @@ given the driver's path so that Selenium never tries to download one.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -20,7 +21,26 @@ import pytest
 from tests.e2e.conftest import REPO
 
 NOTEBOOKS = sorted(p.name for p in (REPO / "notebooks").glob("*.ipynb"))
-CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+# Where Chromium or Chrome and a matching chromedriver usually are: Debian and Ubuntu, Fedora,
+# Homebrew and macOS's applications. LAB_BROWSER and LAB_CHROMEDRIVER name others.
+BROWSERS = (
+    "chromium", "chromium-browser", "google-chrome", "google-chrome-stable",
+    "/Applications/Chromium.app/Contents/MacOS/Chromium",
+    "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome",
+)  # fmt: skip
+
+
+def browser_and_driver() -> tuple[str, str]:
+    """The browser and chromedriver to drive it with, or the test fails with one line on how."""
+    browser = os.environ.get("LAB_BROWSER") or next(filter(None, map(shutil.which, BROWSERS)), None)
+    driver = os.environ.get("LAB_CHROMEDRIVER") or shutil.which("chromedriver")
+    if not (browser and driver):
+        pytest.fail(
+            "no headless browser: install Chromium or Chrome and chromedriver (Debian: apt-get install "
+            "chromium chromium-driver, as .ci/run does; macOS: brew install --cask chromium chromedriver), "
+            "or set LAB_BROWSER and LAB_CHROMEDRIVER"
+        )
+    return browser, driver
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +76,7 @@ def test_the_api_wants_the_token(lab, workshop):
 
 
 def test_a_browser_with_the_url_sees_every_notebook(workshop, monkeypatch):
-    if not (Path(CHROMIUM).exists() and shutil.which(DRIVER)):
-        pytest.fail("no headless browser: apt-get install chromium chromium-driver (.ci/run does)")
+    browser, chromedriver = browser_and_driver()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
@@ -66,10 +85,10 @@ def test_a_browser_with_the_url_sees_every_notebook(workshop, monkeypatch):
     # Selenium talks to chromedriver over HTTP on loopback: never through a proxy.
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
+    options.binary_location = browser
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--no-proxy-server"):
         options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(executable_path=DRIVER), options=options)
+    driver = webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
     try:
         driver.set_page_load_timeout(60)
         driver.get(workshop[1])

@@ -27,6 +27,22 @@ def test_trainer_help_reads_well(tmp_path):
         assert text in result.stdout
 
 
+def test_help_shows_the_values_a_run_here_gets(tmp_path):
+    """.env's value, or the environment's when set (run_module's cwd has no .env: the defaults)."""
+    result = run_module("trainer", ["--help"], {"NUM_WORKERS": "5", "BUCKET": "mine"}, tmp_path)
+    text = " ".join(result.stdout.split())
+    assert "[env NUM_WORKERS, now 5]" in text and "[env BUCKET, now mine]" in text
+    assert "[env EPOCHS, now 2]" in text and "default" not in text.split("--epochs", 1)[1].split("--lr")[0]
+
+
+def test_bucket_and_prefix_flags_win_over_the_environment():
+    from trainer.cli import build_parser, read_settings
+
+    args = build_parser().parse_args(["--bucket", "other-bucket", "--prefix", "fashion"])
+    settings = read_settings(args, environ={**ENV, "BUCKET": "lab-data", "DATA_PREFIX": "mnist"})
+    assert (settings.bucket, settings.data_prefix) == ("other-bucket", "fashion")
+
+
 def test_endpoint_without_scheme(tmp_path):
     result = run_module("trainer", [], {**ENV, "AWS_ENDPOINT_URL": "minio:9000"}, tmp_path)
     assert_one_line_error(result, 2, r"AWS_ENDPOINT_URL='minio:9000' needs a scheme.*http://minio:9000")
