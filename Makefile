@@ -104,23 +104,35 @@ bench-seed: venv minio-server ## the seeder (put, snowball) vs mc mirror on the 
 	$(COMPOSE) up -d --wait minio
 	$(VENV)/bin/python -m seeder.bench $(SEED_BENCH_SOURCE) $(SEED_BENCH_ARGS)
 
-report: venv ## copy the latest run's report.png and metrics.json to results/ (RUN_ID=... for another)
-	$(VENV)/bin/python -m trainer.run_report $(if $(RUN_ID),--run-id $(RUN_ID)) --out results
+# Run in the trainer's image (make train built it) as your own user, into the same path as on the
+# host: copying two files needs no torch install on the host.
+REPORT_DIR ?= results
+report: ## copy the latest run's report.png and metrics.json to results/ (RUN_ID=...; REPORT_DIR=dir)
+	@mkdir -p "$(abspath $(REPORT_DIR))"
+	$(COMPOSE) run --rm --user "$$(id -u):$$(id -g)" -e HOME=/tmp -e MPLCONFIGDIR=/tmp \
+	  -v "$(abspath $(REPORT_DIR)):$(abspath $(REPORT_DIR))" --entrypoint python trainer \
+	  -m trainer.run_report $(if $(RUN_ID),--run-id $(RUN_ID)) --out "$(abspath $(REPORT_DIR))"
 
 # The workshop (docs/workshop.md): MinIO seeded with objects and shards, and JupyterLab.
 JUPYTER_PORT ?= $(or $(call env-value,JUPYTER_PORT),8888)
 JUPYTER_TOKEN ?= $(call env-value,JUPYTER_TOKEN)
 
-workshop: ## MinIO seeded with objects and tar shards, and JupyterLab with the notebooks; prints its URL
+workshop: ## MinIO with the workshop's subset (objects and tar shards) and JupyterLab; prints its URL
 	@bash scripts/workshop-token.sh $(LOCAL_ENV)
 	@$(MAKE) --no-print-directory workshop-start
+
+# The workshop's own subset under a prefix of its own (docs/workshop.md): sized so that every
+# notebook cell finishes within a minute on a 2-core laptop, and apart from make up's full dataset.
+WORKSHOP_PREFIX ?= $(call env-value,WORKSHOP_PREFIX)
+WORKSHOP_LIMIT ?= $(call env-value,WORKSHOP_LIMIT)
+WORKSHOP_DATA := DATA_PREFIX=$(or $(WORKSHOP_PREFIX),workshop) SEED_LIMIT=$(WORKSHOP_LIMIT)
 
 # A make of its own, so that a .env.local written just now is read.
 workshop-start: minio-server workshop-image
 	$(COMPOSE) up -d --wait minio
 	@$(DESCRIBE_MINIO)
-	$(COMPOSE) run --rm seeder --format both
-	$(COMPOSE) --profile workshop up -d --wait jupyter
+	$(WORKSHOP_DATA) $(COMPOSE) run --rm seeder --format both
+	$(WORKSHOP_DATA) $(COMPOSE) --profile workshop up -d --wait jupyter
 	@echo "JupyterLab: http://127.0.0.1:$(JUPYTER_PORT)/lab?token=$(JUPYTER_TOKEN)"
 
 workshop-down: ## stop JupyterLab (MinIO keeps running; make clean also resets the notebooks' copies)

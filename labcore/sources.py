@@ -6,6 +6,7 @@ shapes, so a directory of it is the offline stand-in.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 import tempfile
@@ -37,6 +38,18 @@ MNIST_SHA256 = {
     "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
     "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
 }
+
+
+# A dataset is known by its uncompressed training labels, whatever the files' compression: the
+# SHA-256 of Fashion-MNIST's train-labels-idx1-ubyte as Debian's dataset-fashion-mnist ships it.
+KNOWN_LABELS = {"bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9": "Fashion-MNIST"}
+# What each label means, per dataset (Fashion-MNIST's from its authors' README).
+CLASSES = {
+    "MNIST": tuple("0123456789"),
+    "Fashion-MNIST": (
+        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    ),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -170,3 +183,16 @@ def fetch_mnist(
                 "for offline use pass --source PATH with a directory of IDX files"
             )
     return cache
+
+
+def dataset_name(source: str, directory: str | Path) -> str:
+    """ "MNIST" for the verified download, a known dataset's name for its IDX files, else the
+    directory's name ("IDX files from <dir>")."""
+    if source == "mnist":
+        return "MNIST"
+    labels = _find(Path(directory), SPLIT_FILES["train"][1])
+    opener = gzip.open if labels.suffix == ".gz" else open
+    with opener(labels, "rb") as stream:
+        # MNIST-style label files are 60,008 bytes; a larger one is no dataset the lab knows.
+        digest = hashlib.sha256(stream.read(1 << 20)).hexdigest()
+    return KNOWN_LABELS.get(digest, f"IDX files from {Path(directory).name}")

@@ -9,10 +9,11 @@ from pathlib import Path
 from labcore.access import trainer_access
 from labcore.cli import run, show_current_values
 from labcore.clients import check_access, minio_client, store_errors
+from labcore.dataset_record import write_dataset_record
 from labcore.layout import SPLITS
 from labcore.settings import MINIO_VARS, SEED_FORMATS, SEED_UPLOADS, load_settings
 from labcore.shards import shards_prefix
-from labcore.sources import MNIST_MIRRORS, fetch_mnist, load_split
+from labcore.sources import MNIST_MIRRORS, dataset_name, fetch_mnist, load_split
 from seeder.upload import ensure_bucket, seed, seed_shards
 
 
@@ -132,6 +133,7 @@ def _main(argv: list[str] | None = None) -> int:
     else:
         directory = Path(source)
     data = [load_split(directory, name) for name in splits]
+    name = dataset_name(source, directory)
 
     common = {"limit": limit, "workers": workers, "prune": args.prune, "progress": progress}
     with store_errors(settings):
@@ -143,7 +145,8 @@ def _main(argv: list[str] | None = None) -> int:
             print(access, flush=True)
         if seed_format in ("objects", "both"):
             report = seed(client, bucket, prefix, data, upload=settings.seed_upload, **common)
-            print(report.line(), flush=True)
+            write_dataset_record(client, bucket, prefix, name)
+            print(f"{name}: {report.line()}", flush=True)
         if seed_format in ("shards", "both"):
             report = seed_shards(
                 client, bucket, shards_prefix(prefix), data, shard_size=settings.shard_size, **common

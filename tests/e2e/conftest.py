@@ -60,6 +60,7 @@ def lab() -> Iterator[Lab]:
         "JUPYTER_TOKEN": uuid.uuid4().hex,
         # A subset keeps the e2e run short; every `make` call in the tests uses this one.
         "SEED_LIMIT": "150",
+        "WORKSHOP_LIMIT": "150",
         "SEED_SOURCE_DIR": source,
     }
     env.pop("MAKEFLAGS", None)

@@ -38,7 +38,7 @@ def test_make_up_seeds_and_is_idempotent(lab):
     assert f"uploaded 0, skipped {2 * LIMIT} already there" in second.stdout
 
 
-def test_make_train_streams_every_object_once(lab):
+def test_make_train_streams_every_object_once(lab, tmp_path):
     # Idempotent: seeds only if the test above did not run first.
     assert lab.make("up", SEED_LIMIT=str(LIMIT)).returncode == 0
     result = lab.make("train", EPOCHS="1", NUM_WORKERS="2", ARGS="--run-id e2e --no-progress")
@@ -58,6 +58,14 @@ def test_make_train_streams_every_object_once(lab):
     )
     metrics = json.loads(client.get_object("lab-data", "runs/e2e/metrics.json").read())
     assert metrics["train_objects"] == LIMIT and metrics["per_epoch"][0]["samples"] == LIMIT
+
+    # make report copies the run's two files with the trainer's image: no host venv, no torch.
+    out = tmp_path / "results"
+    report = lab.make("report", RUN_ID="e2e", REPORT_DIR=str(out))
+    assert report.returncode == 0, report.stdout[-2000:] + report.stderr[-2000:]
+    assert f"report: {out / 'e2e-report.png'} and {out / 'e2e-metrics.json'}" in report.stdout
+    assert (out / "e2e-report.png").read_bytes().startswith(b"\x89PNG")
+    assert json.loads((out / "e2e-metrics.json").read_text()) == metrics
 
 
 def test_make_train_with_two_ranks(lab):

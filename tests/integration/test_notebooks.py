@@ -2,7 +2,8 @@
 
 nbclient runs them: it is the execution engine nbmake and papermill are built on, it takes the
 kernel's environment as an argument (the test server's settings and the trainer's own keys), and a
-failing cell raises with the cell's traceback. Exercise solutions (cells tagged ``solution``) run too.
+failing cell raises with the cell's traceback. Exercise solutions (cells tagged ``solution``) run too:
+the kernel gets LAB_RUN_SOLUTIONS=1, which a student's Run All does not have.
 """
 
 from __future__ import annotations
@@ -52,7 +53,12 @@ def test_notebook_runs_top_to_bottom(path: Path, workshop_env, tmp_path):
     copy = tmp_path / path.name
     shutil.copy(path, copy)
     notebook = nbformat.read(copy, as_version=4)
-    kernel_env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), **workshop_env}
+    kernel_env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        **workshop_env,
+        "LAB_RUN_SOLUTIONS": "1",
+    }
     client = NotebookClient(
         notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
     )
@@ -65,3 +71,24 @@ def test_notebook_runs_top_to_bottom(path: Path, workshop_env, tmp_path):
     assert not errors, errors
     images = [o for c in code for o in c.outputs if "image/png" in o.get("data", {})]
     assert images, "the notebook shows at least one picture"
+    solutions = [c for c in code if "solution" in c.metadata.get("tags", [])]
+    assert solutions and all(c.outputs for c in solutions), "every answer ran, and showed something"
+    if path.name.startswith("01-"):
+        printed = "".join(o.get("text", "") for c in code for o in c.outputs)
+        assert "the dataset: Fashion-MNIST; labels 0-9 are T-shirt/top, Trouser" in printed, printed[-2000:]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_exercises_have_a_cell_to_work_in_and_a_collapsed_answer_run_all_skips(path: Path):
+    cells = nbformat.read(path, as_version=4).cells
+    answers = [i for i, c in enumerate(cells) if "solution" in c.metadata.get("tags", [])]
+    assert answers
+    for i in answers:
+        assert cells[i].metadata.get("jupyter", {}).get("source_hidden") is True
+        assert cells[i].source.startswith("show_solution = False"), cells[i].source
+        assert "if show_solution or RUN_SOLUTIONS:" in cells[i].source
+        before = cells[i - 1]
+        assert before.cell_type == "code" and before.source.strip() == "# Your answer here."
+        assert cells[i - 2].cell_type == "markdown" and "## Exercise" in cells[i - 2].source
+    # Nothing after an answer uses what it made: answers close their notebook.
+    assert answers[-1] == len(cells) - 1

@@ -1,3 +1,4 @@
+import gzip
 import hashlib
 import http.server
 import threading
@@ -6,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from labcore.errors import ConfigError, DataError
-from labcore.sources import fetch_mnist, load_split
+from labcore.sources import dataset_name, fetch_mnist, load_split
 from tests.conftest import idx_bytes
 
 
@@ -128,3 +129,23 @@ def test_cache_dir_must_be_writable(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(ConfigError, match="MNIST_CACHE_DIR=.* is not a writable directory"):
         fetch_mnist(tmp_path / "file" / "sub", checksums={}, progress=False)
+
+
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+
+
+def test_a_dataset_is_called_by_its_name(make_dataset, tmp_path):
+    """Fashion-MNIST by its labels, whatever the files' compression; MNIST as the download; any
+    other IDX directory by its folder's name."""
+    directory, _ = make_dataset({"train": 5, "test": 1})
+    assert dataset_name("mnist", tmp_path) == "MNIST"
+    assert dataset_name(str(directory), directory) == f"IDX files from {directory.name}"
+    if not FASHION.is_dir():
+        pytest.fail(f"no Fashion-MNIST at {FASHION}: apt-get install dataset-fashion-mnist")
+    assert dataset_name(str(FASHION), FASHION) == "Fashion-MNIST"
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "train-labels-idx1-ubyte").write_bytes(
+        gzip.decompress((FASHION / "train-labels-idx1-ubyte.gz").read_bytes())
+    )
+    assert dataset_name(str(raw), raw) == "Fashion-MNIST"
