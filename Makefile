@@ -49,10 +49,23 @@ export TORCH_BUILD_INDEX_URL
 TORCH_VERSION ?= $(call env-value,TORCH_VERSION)
 export TORCH_VERSION
 
-# Seed from a local directory of IDX files: make up SOURCE_DIR=/usr/share/datasets/fashion-mnist
-ifdef SOURCE_DIR
+# Seed from a local directory of MNIST-style IDX files, the one name for it wherever it is typed:
+# make up SOURCE_DIR=/usr/share/datasets/fashion-mnist, or SOURCE_DIR in .env.local (make load
+# writes it there). Compose mounts it at /source in the seeder.
+SOURCE_DIR ?= $(call env-value,SOURCE_DIR)
+# Its old name, until an issue removes it (an .env.local from an earlier make load holds it).
+ifeq ($(strip $(SOURCE_DIR)),)
+SEED_SOURCE_DIR ?= $(call env-value,SEED_SOURCE_DIR)
+ifneq ($(strip $(SEED_SOURCE_DIR)),)
+$(warning SEED_SOURCE_DIR is an old name, kept for now: use SOURCE_DIR=$(SEED_SOURCE_DIR))
+override SOURCE_DIR := $(SEED_SOURCE_DIR)
+endif
+endif
+ifneq ($(strip $(SOURCE_DIR)),)
 export SEED_SOURCE := /source
-export SEED_SOURCE_DIR := $(abspath $(SOURCE_DIR))
+# override: a SOURCE_DIR from the command line is made absolute too (Compose mounts it).
+override SOURCE_DIR := $(abspath $(SOURCE_DIR))
+export SOURCE_DIR
 endif
 
 .PHONY: bench-seed compat bundle load workshop-image workshop workshop-start workshop-down lock lock-check report cluster-up cluster-build cluster-train cluster-ps cluster-down minio-server help up train bench seed down clean logs ps build test lint unit integration e2e venv minio-image base-image
@@ -98,7 +111,7 @@ bench: venv minio-server build ## loaders, the server's ceiling, training per lo
 	$(VENV)/bin/python -m seeder.bench $(SEED_BENCH_SOURCE) $(SEED_BENCH_ARGS)
 
 # The host reads the IDX files itself: SOURCE_DIR's host path, not the container's /source.
-SEED_BENCH_SOURCE = $(if $(SEED_SOURCE_DIR),--source $(SEED_SOURCE_DIR))
+SEED_BENCH_SOURCE = $(if $(SOURCE_DIR),--source $(SOURCE_DIR))
 
 bench-seed: venv minio-server ## the seeder (put, snowball) vs mc mirror on the same PNGs (SEED_BENCH_ARGS="--limit 10000")
 	$(COMPOSE) up -d --wait minio
@@ -176,11 +189,12 @@ endif
 
 BUNDLE_DIR ?= dist
 bundle: minio-server workshop-image ## one archive of every image + the dataset for offline laptops (SOURCE_DIR=IDX dir; else MNIST)
-	@bash scripts/bundle.sh create "$(BUNDLE_DIR)" "$(if $(SOURCE_DIR),$(abspath $(SOURCE_DIR)))"
+	@bash scripts/bundle.sh create "$(BUNDLE_DIR)" "$(SOURCE_DIR)"
 
-DATA_DIR ?= data
+# make load puts the bundle's dataset in SOURCE_DIR (default data/); DATA_DIR is its old name.
 load: ## on an offline laptop: verify and load a bundle (make load BUNDLE=dist/minio-torch-lab-bundle-....tar)
-	@bash scripts/bundle.sh load "$(BUNDLE)" "$(DATA_DIR)" "$(LOCAL_ENV)"
+	$(if $(DATA_DIR),$(warning DATA_DIR is an old name, kept for now: use SOURCE_DIR=$(DATA_DIR)))
+	@bash scripts/bundle.sh load "$(BUNDLE)" "$(or $(DATA_DIR),$(SOURCE_DIR),$(CURDIR)/data)" "$(LOCAL_ENV)"
 
 # The 4-node cluster (docker-compose.cluster.yml), a Compose project of its own.
 CLUSTER := docker compose -f docker-compose.cluster.yml $(foreach f,$(ENV_FILES),--env-file $(f))

@@ -65,3 +65,9 @@ def show_current_values(parser: argparse.ArgumentParser, environ: Mapping[str, s
     for action in parser._actions:
         if action.help:
             action.help = _ENV_HINT.sub(current, action.help)
+
+
+def say_notes(prog: str, notes: tuple[str, ...]) -> None:
+    """One line on stderr per note of the settings (an old variable name that was read)."""
+    for note in notes:
+        print(f"{prog}: note: {note}", file=sys.stderr, flush=True)

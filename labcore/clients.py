@@ -59,8 +59,7 @@ def sdk_endpoint(settings: Settings, convention: Convention = "minio") -> Endpoi
             settings.minio_access_key,
             settings.minio_secret_key,
             "MINIO_ENDPOINT",
-            "MINIO_ACCESS_KEY",
-            "MINIO_SECRET_KEY",
+            *settings.admin_key_vars,
             STORES[settings.store].title,
         )
     parts = urlsplit(settings.aws_endpoint_url)

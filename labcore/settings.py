@@ -19,7 +19,10 @@ from dotenv import dotenv_values, find_dotenv
 from labcore.errors import ConfigError
 from labcore.stores import STORES
 
-MINIO_VARS = ("MINIO_ENDPOINT", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY")
+MINIO_VARS = ("MINIO_ENDPOINT", "MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD")
+# The admin keys have one pair of names, the server's own. The SDK's earlier names for them still
+# win when set, with a note, until an issue removes them.
+OLD_ADMIN_NAMES = {"MINIO_ROOT_USER": "MINIO_ACCESS_KEY", "MINIO_ROOT_PASSWORD": "MINIO_SECRET_KEY"}
 LOADERS = ("s3iter", "s3prefix", "map", "manual", "shards")
 SEED_FORMATS = ("objects", "shards", "both")
 SEED_UPLOADS = ("put", "snowball")
@@ -48,8 +51,10 @@ class Settings:
     bucket: str = "lab-data"
     data_prefix: str = "mnist"
     minio_endpoint: str = ""
+    # The admin keys (MINIO_ROOT_USER / MINIO_ROOT_PASSWORD), and the two names they came from.
     minio_access_key: str = ""
     minio_secret_key: str = field(default="", repr=False)
+    admin_key_vars: tuple[str, str] = ("MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD")
     minio_secure: bool = False
     aws_endpoint_url: str = ""
     aws_region: str = "us-east-1"
@@ -93,6 +98,8 @@ class Settings:
     # Seconds each checkpoint PUT or GET, and each of the run's final outputs, may take (at least
     # DATA_TIMEOUT): writes wait for quorum after a node is lost (trainer.deadlines).
     checkpoint_timeout: int = 90
+    # One line each for an old variable name that was read (labcore.cli prints them).
+    notes: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def minio_url(self) -> str:
@@ -144,15 +151,20 @@ def load_settings(
             continue
         env[name] = ("true" if value else "false") if isinstance(value, bool) else str(value)
 
+    # An old name that is set stands in for the new one, everywhere it is read.
+    named = {new: old for new, old in OLD_ADMIN_NAMES.items() if (env.get(old) or "").strip()}
+
     def get(name: str) -> str | None:
-        value = env.get(name)
+        value = env.get(named.get(name, name))
         return value.strip() if value is not None else None
 
     for name in require:
         if not get(name):
             raise ConfigError(f"{name} is not set: add it to .env or export it (docs/configuration.md)")
     kwargs = {**_store_settings(get), **_seed_settings(get), **_train_settings(get)}
-    return Settings(**kwargs)  # type: ignore[arg-type]
+    users = tuple(named.get(name, name) for name in OLD_ADMIN_NAMES)
+    notes = tuple(f"{old} is an old name, kept for now: use {new}" for new, old in named.items())
+    return Settings(**kwargs, admin_key_vars=users, notes=notes)  # type: ignore[arg-type]
 
 
 Getter = Callable[[str], "str | None"]
@@ -207,10 +219,15 @@ def _store_settings(get: Getter) -> dict[str, object]:
             raise ConfigError(f"AWS_REGION={region!r} is not a region name: set AWS_REGION=us-east-1")
         kwargs["aws_region"] = region
 
-    for name in ("MINIO_ACCESS_KEY", "MINIO_SECRET_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+    for name, key in (
+        ("MINIO_ROOT_USER", "minio_access_key"),
+        ("MINIO_ROOT_PASSWORD", "minio_secret_key"),
+        ("AWS_ACCESS_KEY_ID", "aws_access_key_id"),
+        ("AWS_SECRET_ACCESS_KEY", "aws_secret_access_key"),
+    ):
         value = get(name)
         if value:
-            kwargs[name.lower()] = value
+            kwargs[key] = value
     admin_url = get("STORE_ADMIN_URL")
     if admin_url:
         kwargs["store_admin_url"] = _check_url(admin_url, name="STORE_ADMIN_URL")
@@ -229,8 +246,8 @@ def _store_choice(get: Getter, keys: dict[str, object]) -> dict[str, object]:
     store = STORES[name]
     chosen: dict[str, object] = {"store": name}
     if store.key_id_binds_admin:  # elsewhere the store's backend checks the trainer's key id alone
-        for var in ("MINIO_ACCESS_KEY", "AWS_ACCESS_KEY_ID"):
-            value = keys.get(var.lower())
+        for var, key in (("MINIO_ROOT_USER", "minio_access_key"), ("AWS_ACCESS_KEY_ID", "aws_access_key_id")):
+            value = keys.get(key)
             if value and not store.takes_key_id(str(value)):
                 raise ConfigError(f"{var}={value!r} is not a {store.title} key id: use {store.key_id_hint}")
     if (

@@ -39,7 +39,7 @@ class Store:
     quorum_health: bool = False
     # The form of the access key ids the lab gives the store (None: any), as a pattern and in words
     # for messages. Where ``key_id_binds_admin`` (Garage, whose image imports the admin's key too),
-    # the settings check MINIO_ACCESS_KEY and AWS_ACCESS_KEY_ID when they are read; elsewhere the
+    # the settings check MINIO_ROOT_USER and AWS_ACCESS_KEY_ID when they are read; elsewhere the
     # form binds only the trainer's key, which the store's backend checks when the seeder makes it.
     key_id: re.Pattern | None = None
     key_id_hint: str = ""

@@ -3,10 +3,10 @@
 #
 #   bundle.sh create OUT_DIR [IDX_DIR]   every image the lab runs + the dataset files + SHA256SUMS,
 #                                        in one tar: OUT_DIR/minio-torch-lab-bundle-<os>-<arch>.tar
-#   bundle.sh load BUNDLE DATA_DIR ENV_FILE
+#   bundle.sh load BUNDLE SOURCE_DIR ENV_FILE
 #                                        verify the archive (BUNDLE.sha256) and every member, docker
 #                                        load the images, unpack the listed dataset files into
-#                                        DATA_DIR, and point ENV_FILE (.env.local) at both
+#                                        SOURCE_DIR, and point ENV_FILE (.env.local) at both
 #   bundle.sh check IMAGE...             fail in one line unless every image is present
 #
 # Needs only bash, tar, sha256sum (or shasum) and Docker on the laptop: no Python, no network.
@@ -221,15 +221,14 @@ load() {
   umask 077
   touch "$env_file"
   local kept source_name
-  kept=$(grep -v -E '^(# Written by make load|LAB_PREBUILT|MINIO_IMAGE|SEED_SOURCE|SEED_SOURCE_DIR)=?' "$env_file" || true)
+  kept=$(grep -v -E '^(# Written by make load|LAB_PREBUILT|MINIO_IMAGE|SOURCE_DIR|SEED_SOURCE|SEED_SOURCE_DIR)=?' "$env_file" || true)
   source_name=$(basename "$bundle")
   {
     [ -n "$kept" ] && printf '%s\n' "$kept"
     echo "# Written by make load from ${source_name//[^A-Za-z0-9._-]/_}: images from the bundle, data from $data_dir"
     echo "LAB_PREBUILT=1"
     echo "MINIO_IMAGE=$MINIO_IMAGE"
-    echo "SEED_SOURCE=/source"
-    echo "SEED_SOURCE_DIR=$data_dir"
+    echo "SOURCE_DIR=$data_dir"
   } >"$env_file.tmp"
   mv "$env_file.tmp" "$env_file"
   echo "bundle: loaded ${IMAGES:-the images}; dataset in $data_dir; settings in $env_file"
@@ -242,5 +241,5 @@ case "$command" in
   create) create "$@" ;;
   load) load "$@" ;;
   check) check "$@" ;;
-  *) die "usage: bundle.sh create OUT_DIR [IDX_DIR] | load BUNDLE DATA_DIR ENV_FILE | check IMAGE..." ;;
+  *) die "usage: bundle.sh create OUT_DIR [IDX_DIR] | load BUNDLE SOURCE_DIR ENV_FILE | check IMAGE..." ;;
 esac

@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Only the uploads are timed; every prefix must then hold exactly the N objects with the PNGs'\n"
             f"bytes. Prints a Markdown table and the target (seeder >= {TARGET:g}x mc mirror: met or\n"
             "MISSED), writes OUT/seed-bench-<time>.json, and deletes the bench prefixes. Connection\n"
-            "settings come from .env and the environment (MINIO_ENDPOINT, MINIO_ACCESS_KEY, ...)."
+            "settings come from .env and the environment (MINIO_ENDPOINT, MINIO_ROOT_USER, ...)."
         ),
         epilog="example:\n  SEED_SOURCE=/usr/share/datasets/fashion-mnist python -m seeder.bench --limit 10000",
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from labcore.access import trainer_access
-from labcore.cli import run, show_current_values
+from labcore.cli import run, say_notes, show_current_values
 from labcore.clients import check_access, minio_client, store_errors
 from labcore.dataset_record import write_dataset_record
 from labcore.layout import SPLITS
@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Upload MNIST to MinIO as one lossless PNG per sample, at "
             "s3://$BUCKET/$DATA_PREFIX/<split>/<label>/<index>.png. Re-runs upload only what is "
             "missing or different. Connection settings come from .env and the environment "
-            "(MINIO_ENDPOINT, MINIO_ACCESS_KEY, MINIO_SECRET_KEY, MINIO_SECURE)."
+            "(MINIO_ENDPOINT, MINIO_ROOT_USER, MINIO_ROOT_PASSWORD, MINIO_SECURE)."
         ),
         epilog=(
             "examples:\n"
@@ -110,6 +110,7 @@ def _main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     overrides = {var: getattr(args, name) for name, var in FLAG_VARS.items()}
     settings = load_settings(args.env_file, require=MINIO_VARS, overrides=overrides)
+    say_notes("python -m seeder", settings.notes)
     splits = [s.strip() for s in args.splits.split(",") if s.strip()]
     unknown = [s for s in splits if s not in SPLITS]
     if unknown or not splits:

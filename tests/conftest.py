@@ -76,6 +76,25 @@ def make_dataset(tmp_path: Path) -> Callable[..., tuple[Path, dict[str, list[tup
     return factory
 
 
+def offline_source() -> Path:
+    """The IDX files the tests seed from, as a user names them: SOURCE_DIR (LAB_OFFLINE_SOURCE is
+    its old name), else Debian's dataset-fashion-mnist. The test fails in one line without them."""
+    import os
+
+    path = Path(
+        os.environ.get("SOURCE_DIR")
+        or os.environ.get("LAB_OFFLINE_SOURCE")
+        or "/usr/share/datasets/fashion-mnist"
+    )
+    if not any((path / f"train-labels-idx1-ubyte{ext}").exists() for ext in (".gz", "")):
+        pytest.fail(
+            f"no IDX files at {path}: apt-get install dataset-fashion-mnist, or set SOURCE_DIR to a folder "
+            "of MNIST-style IDX files (the four *-ubyte.gz files)",
+            pytrace=False,
+        )
+    return path
+
+
 def free_port() -> int:
     """A loopback port nothing listens on now (bound once by the OS, then released)."""
     with socket.socket() as s:

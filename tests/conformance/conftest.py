@@ -94,8 +94,8 @@ class RunningStore:
         return {
             "STORE": self.name,
             "MINIO_ENDPOINT": self.endpoint,
-            "MINIO_ACCESS_KEY": self.access_key,
-            "MINIO_SECRET_KEY": self.secret_key,
+            "MINIO_ROOT_USER": self.access_key,
+            "MINIO_ROOT_PASSWORD": self.secret_key,
             "MINIO_SECURE": "false",
             "AWS_ENDPOINT_URL": f"http://{self.endpoint}",
             "AWS_REGION": "us-east-1",

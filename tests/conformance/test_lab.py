@@ -15,8 +15,7 @@ from minio import Minio
 from minio.error import S3Error
 
 from labcore.settings import load_settings
-from tests.conftest import assert_one_line_error, run_module
-from tests.e2e.conftest import OFFLINE_SOURCE
+from tests.conftest import assert_one_line_error, offline_source, run_module
 
 LOADERS = ("s3iter", "s3prefix", "map", "manual", "shards")
 TRAINER_KEY = "labconftrainer"  # letters only: every store takes it
@@ -24,10 +23,7 @@ TRAINER_KEY = "labconftrainer"  # letters only: every store takes it
 
 @pytest.fixture(scope="session")
 def source() -> Path:
-    path = Path(OFFLINE_SOURCE)
-    if not (path / "train-labels-idx1-ubyte.gz").exists():
-        pytest.fail(f"no IDX files at {path}: apt-get install dataset-fashion-mnist")
-    return path
+    return offline_source()
 
 
 def confinement(store, env: dict[str, str]) -> str:

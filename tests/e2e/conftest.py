@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 
 from labcore.settings import read_environment
-from tests.conftest import free_port
+from tests.conftest import free_port, offline_source
 
 REPO = Path(__file__).resolve().parents[2]
-OFFLINE_SOURCE = "/usr/share/datasets/fashion-mnist"
 
 
 @dataclass
@@ -36,11 +35,7 @@ class Lab:
 @pytest.fixture(scope="session")
 def lab() -> Iterator[Lab]:
     """The lab's environment for a project of its own; `make clean` at the end."""
-    source = os.environ.get("LAB_OFFLINE_SOURCE", OFFLINE_SOURCE)
-    if not Path(source, "train-labels-idx1-ubyte.gz").exists():
-        pytest.fail(
-            f"no IDX files at {source}: apt-get install dataset-fashion-mnist or set LAB_OFFLINE_SOURCE"
-        )
+    source = str(offline_source())
     settings_env = read_environment()
     api_port = free_port()
     env = {
@@ -54,14 +49,13 @@ def lab() -> Iterator[Lab]:
         "MINIO_CONSOLE_PORT": str(free_port()),
         "MINIO_IMAGE": settings_env["MINIO_IMAGE"],
         "PYTHON_IMAGE": settings_env["PYTHON_IMAGE"],
-        "SEED_SOURCE": "/source",
         # make workshop: another port, and a token in the environment so no .env.local is written.
         "JUPYTER_PORT": str(free_port()),
         "JUPYTER_TOKEN": uuid.uuid4().hex,
         # A subset keeps the e2e run short; every `make` call in the tests uses this one.
         "SEED_LIMIT": "150",
         "WORKSHOP_LIMIT": "150",
-        "SEED_SOURCE_DIR": source,
+        "SOURCE_DIR": source,
     }
     env.pop("MAKEFLAGS", None)
     lab = Lab(env)

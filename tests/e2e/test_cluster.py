@@ -19,8 +19,8 @@ import pytest
 from minio import Minio
 
 from labcore.settings import read_environment
-from tests.conftest import free_port, wait_for
-from tests.e2e.conftest import OFFLINE_SOURCE, REPO
+from tests.conftest import free_port, offline_source, wait_for
+from tests.e2e.conftest import REPO
 
 pytestmark = pytest.mark.e2e
 
@@ -116,7 +116,7 @@ class Cluster:
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
-    source = os.environ.get("LAB_OFFLINE_SOURCE", OFFLINE_SOURCE)
+    source = str(offline_source())
     settings_env = read_environment()
     project = f"mtl-cluster-{uuid.uuid4().hex[:8]}"
     env = {
@@ -126,8 +126,7 @@ def cluster() -> Iterator[Cluster]:
         "CLUSTER_CONSOLE_PORT": str(free_port()),
         "MINIO_IMAGE": settings_env["MINIO_IMAGE"],
         "PYTHON_IMAGE": settings_env["PYTHON_IMAGE"],
-        "SEED_SOURCE": "/source",
-        "SEED_SOURCE_DIR": source,
+        "SOURCE_DIR": source,
         "SEED_LIMIT": str(SAMPLES),
         "DATA_TIMEOUT": "20",
         "DIST_TIMEOUT": "30",

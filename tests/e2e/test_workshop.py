@@ -138,9 +138,7 @@ def test_an_offline_bundle_runs_the_lab_with_nothing_pulled_or_built(lab, worksh
     Last in the Compose tests (one xdist group, tests/conftest.py), because it removes the lab's
     seeder, trainer and workshop images (the bundle puts them back).
     """
-    from tests.e2e.conftest import OFFLINE_SOURCE
-
-    source = lab.env.get("LAB_OFFLINE_SOURCE", OFFLINE_SOURCE)
+    source = lab.env["SOURCE_DIR"]
     # The lab's MinIO image under a second name of this test's own, bundled, removed and loaded.
     own_minio = f"mtl-bundle-test/minio:{uuid.uuid4().hex[:8]}"
     subprocess.run(["docker", "tag", lab.env["MINIO_IMAGE"], own_minio], check=True)
@@ -201,15 +199,14 @@ def run_offline(lab, bundle: Path, tmp_path: Path, minio: str) -> None:
         "LOCAL_ENV": str(tmp_path / ".env.local"),
         "PYTHON_IMAGE": "registry.invalid/no-builds-here:0",
     }
-    offline.pop("SEED_SOURCE", None)
-    offline.pop("SEED_SOURCE_DIR", None)
+    offline.pop("SOURCE_DIR", None)
     laptop = type(lab)(offline)
     started = time.monotonic()
-    loaded = laptop.make("load", BUNDLE=str(bundle), DATA_DIR=str(tmp_path / "data"))
+    loaded = laptop.make("load", BUNDLE=str(bundle), SOURCE_DIR=str(tmp_path / "data"))
     assert loaded.returncode == 0, loaded.stdout[-3000:] + loaded.stderr[-3000:]
     assert "members verified" in loaded.stdout
     settings = (tmp_path / ".env.local").read_text()
-    assert "LAB_PREBUILT=1" in settings and f"SEED_SOURCE_DIR={tmp_path / 'data'}" in settings
+    assert "LAB_PREBUILT=1" in settings and f"SOURCE_DIR={tmp_path / 'data'}" in settings
     for image in (minio, *IMAGES):
         subprocess.run(["docker", "image", "inspect", image], capture_output=True, check=True)
 

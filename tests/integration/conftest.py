@@ -89,8 +89,8 @@ def server_env(minio_server: LabMinio) -> dict[str, str]:
     endpoint = minio_server.endpoint()
     return {
         "MINIO_ENDPOINT": endpoint,
-        "MINIO_ACCESS_KEY": ROOT_USER,
-        "MINIO_SECRET_KEY": ROOT_PASSWORD,
+        "MINIO_ROOT_USER": ROOT_USER,
+        "MINIO_ROOT_PASSWORD": ROOT_PASSWORD,
         "MINIO_SECURE": "false",
         "AWS_ENDPOINT_URL": f"http://{endpoint}",
         "AWS_REGION": "us-east-1",

@@ -17,12 +17,11 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from tests.conftest import run_module
+from tests.conftest import offline_source, run_module
 from tests.integration.conftest import server_env
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-OFFLINE_SOURCE = os.environ.get("LAB_OFFLINE_SOURCE", "/usr/share/datasets/fashion-mnist")
 # ~100 samples a label: every first batch of 32 in listing order spans at most two labels.
 SAMPLES = 1000
 
@@ -30,13 +29,20 @@ SAMPLES = 1000
 @pytest.fixture(scope="module")
 def workshop_env(minio_server, tmp_path_factory) -> dict[str, str]:
     """A bucket seeded with objects and shards; the kernel gets the trainer's keys, not the admin's."""
-    if not Path(OFFLINE_SOURCE, "train-labels-idx1-ubyte.gz").exists():
-        pytest.fail(f"no IDX files at {OFFLINE_SOURCE}: apt-get install dataset-fashion-mnist")
     env = server_env(minio_server)
     env.update(
         {"AWS_ACCESS_KEY_ID": "lab-notebook-trainer", "AWS_SECRET_ACCESS_KEY": "notebook-trainer-secret"}
     )
-    args = ["--source", OFFLINE_SOURCE, "--limit", str(SAMPLES), "--format", "both", "--shard-size", "250"]
+    args = [
+        "--source",
+        str(offline_source()),
+        "--limit",
+        str(SAMPLES),
+        "--format",
+        "both",
+        "--shard-size",
+        "250",
+    ]
     seeded = run_module("seeder", [*args, "--no-progress"], env, tmp_path_factory.mktemp("seed"), timeout=600)
     assert seeded.returncode == 0, seeded.stderr[-3000:]
     kernel_env = {k: v for k, v in env.items() if not k.startswith("MINIO_")}

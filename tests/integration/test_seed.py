@@ -130,13 +130,13 @@ def test_corrupt_source_fails_clearly_and_uploads_nothing(
 
 def test_wrong_credentials_are_one_line(lab_env, tmp_path):
     result = run_module(
-        "seeder", ["--source", str(tmp_path)], {**lab_env, "MINIO_SECRET_KEY": "not-the-secret"}, tmp_path
+        "seeder", ["--source", str(tmp_path)], {**lab_env, "MINIO_ROOT_PASSWORD": "not-the-secret"}, tmp_path
     )
-    assert_one_line_error(result, 2, r"rejected MINIO_SECRET_KEY for MINIO_ACCESS_KEY='lab-test-admin'")
+    assert_one_line_error(result, 2, r"rejected MINIO_ROOT_PASSWORD for MINIO_ROOT_USER='lab-test-admin'")
     result = run_module(
-        "seeder", ["--source", str(tmp_path)], {**lab_env, "MINIO_ACCESS_KEY": "nobody"}, tmp_path
+        "seeder", ["--source", str(tmp_path)], {**lab_env, "MINIO_ROOT_USER": "nobody"}, tmp_path
     )
-    assert_one_line_error(result, 2, r"does not know MINIO_ACCESS_KEY='nobody'")
+    assert_one_line_error(result, 2, r"does not know MINIO_ROOT_USER='nobody'")
 
 
 def test_checksum_failure_through_the_cli(lab_env, tmp_path):

@@ -97,8 +97,8 @@ def test_the_names_of_every_version_are_the_labs_and_nothing_else_is():
 
 BASE = {
     "MINIO_ENDPOINT": "127.0.0.1:9",
-    "MINIO_ACCESS_KEY": "lab-admin",
-    "MINIO_SECRET_KEY": "lab-admin-secret",
+    "MINIO_ROOT_USER": "lab-admin",
+    "MINIO_ROOT_PASSWORD": "lab-admin-secret",
     "AWS_ACCESS_KEY_ID": "labtrainer",
     "AWS_SECRET_ACCESS_KEY": "lab-trainer-secret",
     "BUCKET": "lab-data",

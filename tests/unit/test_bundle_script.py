@@ -102,11 +102,16 @@ def assert_refused(result: subprocess.CompletedProcess, words: str, tmp_path: Pa
 
 
 def test_a_sound_bundle_loads_its_listed_files_and_settings(tmp_path):
+    # An .env.local from an earlier make load names the source directory by its old names.
+    (tmp_path / ".env.local").write_text("SEED_SOURCE=/source\nSEED_SOURCE_DIR=/old\nEPOCHS=3\n")
     result = load(tmp_path, make_bundle(tmp_path))
     assert result.returncode == 0, result.stderr
     assert [p.name for p in (tmp_path / "data").iterdir()] == ["train-labels-idx1-ubyte.gz"]
     settings = (tmp_path / ".env.local").read_text().splitlines()
     assert "MINIO_IMAGE=minio-torch-lab/minio:x" in settings and "LAB_PREBUILT=1" in settings
+    # One name for the dataset's folder; the user's own lines stay.
+    assert [line for line in settings if "SOURCE" in line] == [f"SOURCE_DIR={tmp_path / 'data'}"]
+    assert "EPOCHS=3" in settings
     assert "load" in (tmp_path / "docker.log").read_text()
 
 

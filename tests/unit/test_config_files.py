@@ -16,7 +16,7 @@ def test_no_default_credentials():
     assert "minioadmin" not in COMPOSE.lower()
     assert len(ENV["MINIO_ROOT_PASSWORD"]) >= 8
     # The trainer has a user of its own, not the admin's keys.
-    assert ENV["AWS_ACCESS_KEY_ID"] != ENV["MINIO_ACCESS_KEY"]
+    assert ENV["AWS_ACCESS_KEY_ID"] != ENV["MINIO_ROOT_USER"]
 
 
 def test_published_ports_are_loopback_only():

@@ -15,7 +15,7 @@ from seeder.snowball import MAX_OBJECTS, MIN_OBJECTS, batch_objects, batches
 from seeder.upload import SeedReport
 from tests.conftest import assert_one_line_error, run_module
 
-ENV = {"MINIO_ENDPOINT": "127.0.0.1:9000", "MINIO_ACCESS_KEY": "lab", "MINIO_SECRET_KEY": "lab-secret"}
+ENV = {"MINIO_ENDPOINT": "127.0.0.1:9000", "MINIO_ROOT_USER": "lab", "MINIO_ROOT_PASSWORD": "lab-secret"}
 
 
 def settings(**env):

@@ -9,8 +9,8 @@ from tests.faultproxy import unavailable_server
 
 ENV = {
     "MINIO_ENDPOINT": "127.0.0.1:9000",
-    "MINIO_ACCESS_KEY": "lab",
-    "MINIO_SECRET_KEY": "lab-secret",
+    "MINIO_ROOT_USER": "lab",
+    "MINIO_ROOT_PASSWORD": "lab-secret",
 }
 
 
@@ -29,13 +29,29 @@ def test_seeder_help_reads_well(tmp_path):
             r"MINIO_ENDPOINT=.* must be host:port without a scheme",
         ),
         ({"AWS_ENDPOINT_URL": "127.0.0.1:9000"}, r"AWS_ENDPOINT_URL=.* needs a scheme"),
-        ({"MINIO_SECRET_KEY": ""}, r"MINIO_SECRET_KEY is not set"),
+        ({"MINIO_ROOT_PASSWORD": ""}, r"MINIO_ROOT_PASSWORD is not set"),
         ({"SEED_LIMIT": "lots"}, r"SEED_LIMIT='lots' is not a whole number"),
     ],
 )
 def test_configuration_mistakes_exit_2_with_one_line(tmp_path, override, pattern):
     result = run_module("seeder", [], {**ENV, **override}, tmp_path)
     assert_one_line_error(result, 2, pattern)
+
+
+def test_the_old_admin_key_names_are_said_once_each_then_used(tmp_path):
+    # Nothing listens there: the notes, then the line that says so.
+    old = {
+        "MINIO_ENDPOINT": f"127.0.0.1:{free_port()}",
+        "MINIO_ACCESS_KEY": "lab",
+        "MINIO_SECRET_KEY": "lab-secret",
+    }
+    result = run_module("seeder", [], old, tmp_path)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1 and len(lines) == 3 and "cannot reach" in lines[2], lines
+    assert lines[:2] == [
+        "python -m seeder: note: MINIO_ACCESS_KEY is an old name, kept for now: use MINIO_ROOT_USER",
+        "python -m seeder: note: MINIO_SECRET_KEY is an old name, kept for now: use MINIO_ROOT_PASSWORD",
+    ]
 
 
 def test_unreachable_endpoint_is_one_line(tmp_path):

@@ -5,8 +5,8 @@ from labcore.settings import MINIO_VARS, S3_VARS, load_settings, read_environmen
 
 GOOD = {
     "MINIO_ENDPOINT": "127.0.0.1:9000",
-    "MINIO_ACCESS_KEY": "lab",
-    "MINIO_SECRET_KEY": "secret-123",
+    "MINIO_ROOT_USER": "lab",
+    "MINIO_ROOT_PASSWORD": "secret-123",
     "AWS_ENDPOINT_URL": "http://127.0.0.1:9000/",
     "AWS_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "lab",
@@ -78,8 +78,8 @@ def test_mistakes_name_the_variable_and_the_fix(name, value, message):
 
 def test_required_variables():
     env = dict(GOOD)
-    del env["MINIO_ACCESS_KEY"]
-    with pytest.raises(ConfigError, match="MINIO_ACCESS_KEY is not set"):
+    del env["MINIO_ROOT_USER"]
+    with pytest.raises(ConfigError, match="MINIO_ROOT_USER is not set"):
         load_settings(environ=env, require=MINIO_VARS)
     # What a command does not need may be missing.
     assert load_settings(environ={}, require=()).minio_endpoint == ""
@@ -117,3 +117,22 @@ def test_the_admin_client_has_the_short_timeouts_of_the_others():
     admin = MinioUserAdmin(settings()).admin
     timeout = admin._http.connection_pool_kw["timeout"]
     assert (timeout.connect_timeout, timeout.read_timeout) == (CONNECT_TIMEOUT, READ_TIMEOUT)
+
+
+def test_the_admin_keys_have_one_pair_of_names_and_the_old_ones_still_win_with_a_note():
+    new = settings()
+    assert (new.minio_access_key, new.minio_secret_key, new.notes) == ("lab", "secret-123", ())
+    assert new.admin_key_vars == ("MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD")
+    # An .env.local from before, with the SDK's old names: they are what it meant, and said once.
+    old = settings(MINIO_ACCESS_KEY="old-admin", MINIO_SECRET_KEY="old-secret")
+    assert (old.minio_access_key, old.minio_secret_key) == ("old-admin", "old-secret")
+    assert old.admin_key_vars == ("MINIO_ACCESS_KEY", "MINIO_SECRET_KEY")
+    assert old.notes == (
+        "MINIO_ACCESS_KEY is an old name, kept for now: use MINIO_ROOT_USER",
+        "MINIO_SECRET_KEY is an old name, kept for now: use MINIO_ROOT_PASSWORD",
+    )
+    only_old = {k: v for k, v in GOOD.items() if not k.startswith("MINIO_ROOT")}
+    kept = load_settings(
+        environ={**only_old, "MINIO_ACCESS_KEY": "a", "MINIO_SECRET_KEY": "b"}, require=MINIO_VARS
+    )
+    assert (kept.minio_access_key, kept.minio_secret_key) == ("a", "b")

@@ -16,8 +16,8 @@ from labcore.useradmin import BACKENDS, user_admin
 
 REPO = Path(__file__).resolve().parents[2]
 BASE = {
-    "MINIO_ACCESS_KEY": "lab-admin",
-    "MINIO_SECRET_KEY": "lab-admin-secret",
+    "MINIO_ROOT_USER": "lab-admin",
+    "MINIO_ROOT_PASSWORD": "lab-admin-secret",
     "AWS_ACCESS_KEY_ID": "labtrainer",
     "AWS_SECRET_ACCESS_KEY": "lab-trainer-secret",
 }
@@ -98,8 +98,8 @@ def test_minio_refuses_a_trainer_key_id_of_more_than_20_characters_in_one_line()
 
 
 def test_garage_key_ids_have_their_own_rule():
-    short = {**BASE, "MINIO_ACCESS_KEY": "lab", "STORE": "garage"}
-    with pytest.raises(ConfigError, match=r"MINIO_ACCESS_KEY='lab' is not a Garage key id: use 8 or more"):
+    short = {**BASE, "MINIO_ROOT_USER": "lab", "STORE": "garage"}
+    with pytest.raises(ConfigError, match=r"MINIO_ROOT_USER='lab' is not a Garage key id: use 8 or more"):
         load_settings(environ=short)
     assert load_settings(environ={**BASE, "STORE": "garage"}).store == "garage"
 
