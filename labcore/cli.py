@@ -50,21 +50,29 @@ def run(prog: str, main: Callable[[], int | None]) -> None:
 
 
 def show_current_values(parser: argparse.ArgumentParser, environ: Mapping[str, str] | None = None) -> None:
-    """Rewrite each flag's "[env NAME, default X]" as "[env NAME, now V]", V being what a run here
-    gets: the environment, then .env.local, then .env (``environ`` in tests), else X.
+    """Make ``--help`` show each flag's "[env NAME, default X]" as "[env NAME, now V]", V being
+    what a run here gets: the environment, then .env.local, then .env (``environ`` in tests), else X.
 
     A default written in the help would be wrong as soon as .env.local or the environment sets it.
+    The files are read when help is printed, not at every parse: a run reads them once, in
+    ``load_settings``.
     """
-    env = read_environment() if environ is None else environ
+    plain = parser.format_help
 
-    def current(match: re.Match) -> str:
-        value = (env.get(match[1]) or "").strip() or match[2]
-        # argparse %-formats help strings: a % in a value (a URL) must stay itself.
-        return f"[env {match[1]}, now {value}]".replace("%", "%%") if value else f"[env {match[1]}]"
+    def format_help() -> str:
+        env = read_environment() if environ is None else environ
 
-    for action in parser._actions:
-        if action.help:
-            action.help = _ENV_HINT.sub(current, action.help)
+        def current(match: re.Match) -> str:
+            value = (env.get(match[1]) or "").strip() or match[2]
+            # argparse %-formats help strings: a % in a value (a URL) must stay itself.
+            return f"[env {match[1]}, now {value}]".replace("%", "%%") if value else f"[env {match[1]}]"
+
+        for action in parser._actions:
+            if action.help:
+                action.help = _ENV_HINT.sub(current, action.help)
+        return plain()
+
+    parser.format_help = format_help  # type: ignore[method-assign]
 
 
 def say_notes(prog: str, notes: tuple[str, ...]) -> None:

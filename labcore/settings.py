@@ -161,7 +161,11 @@ def load_settings(
     for name in require:
         if not get(name):
             raise ConfigError(f"{name} is not set: add it to .env or export it (docs/configuration.md)")
-    kwargs = {**_store_settings(get), **_seed_settings(get), **_train_settings(get)}
+    kwargs = {
+        **_store_settings(get, lambda name: named.get(name, name)),
+        **_seed_settings(get),
+        **_train_settings(get),
+    }
     users = tuple(named.get(name, name) for name in OLD_ADMIN_NAMES)
     notes = tuple(f"{old} is an old name, kept for now: use {new}" for new, old in named.items())
     return Settings(**kwargs, admin_key_vars=users, notes=notes)  # type: ignore[arg-type]
@@ -170,8 +174,12 @@ def load_settings(
 Getter = Callable[[str], "str | None"]
 
 
-def _store_settings(get: Getter) -> dict[str, object]:
-    """Bucket, prefix, and both endpoint conventions with their credentials."""
+def _store_settings(get: Getter, read_as: Callable[[str], str]) -> dict[str, object]:
+    """Bucket, prefix, and both endpoint conventions with their credentials.
+
+    ``read_as`` gives the variable a name was read from (an old admin name, when that was set),
+    so a message names what the user typed.
+    """
     defaults = Settings()
     kwargs: dict[str, object] = {}
 
@@ -234,11 +242,11 @@ def _store_settings(get: Getter) -> dict[str, object]:
     token = get("STORE_ADMIN_TOKEN")
     if token:
         kwargs["store_admin_token"] = token
-    kwargs.update(_store_choice(get, kwargs))
+    kwargs.update(_store_choice(get, kwargs, read_as))
     return kwargs
 
 
-def _store_choice(get: Getter, keys: dict[str, object]) -> dict[str, object]:
+def _store_choice(get: Getter, keys: dict[str, object], read_as: Callable[[str], str]) -> dict[str, object]:
     """STORE, its key-id rule, and the trainer's keys where the store gives it no user of its own."""
     name = get("STORE") or "minio"
     if name not in STORES:
@@ -249,7 +257,9 @@ def _store_choice(get: Getter, keys: dict[str, object]) -> dict[str, object]:
         for var, key in (("MINIO_ROOT_USER", "minio_access_key"), ("AWS_ACCESS_KEY_ID", "aws_access_key_id")):
             value = keys.get(key)
             if value and not store.takes_key_id(str(value)):
-                raise ConfigError(f"{var}={value!r} is not a {store.title} key id: use {store.key_id_hint}")
+                raise ConfigError(
+                    f"{read_as(var)}={value!r} is not a {store.title} key id: use {store.key_id_hint}"
+                )
     if (
         not store.confines(str(keys.get("store_admin_token", "")))
         and keys.get("minio_access_key")

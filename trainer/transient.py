@@ -9,6 +9,7 @@ is, a few times, with a short backoff. Anything else (a missing key, denied acce
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 from collections.abc import Callable
@@ -28,30 +29,34 @@ def transient(exc: BaseException) -> bool:
     return isinstance(exc, S3Exception) and bool(_TRANSIENT.search(str(exc)))
 
 
+def retry_after(exc: S3Exception, retry: int) -> None:
+    """Wait out the backoff before retry number ``retry`` (1 for the first) when ``exc`` is
+    transient and the ``ATTEMPTS`` are not used up; otherwise raise ``exc``.
+
+    The one rule for every GET and PUT sent again: 0.25 s, then 0.5 s, then 1 s.
+    """
+    if not transient(exc) or retry >= ATTEMPTS:
+        raise exc
+    time.sleep(0.25 * 2 ** (retry - 1))
+
+
 def read_object(reader) -> bytes:
     """Every byte of the object behind the connector's ``reader``, with up to ``ATTEMPTS`` GETs.
 
     A retry is a new GET from the reader's own stream factory, read to the end: nothing read
     before the failure is kept, so the bytes are the object's or an error is raised.
     """
-    try:
-        return reader.read()
-    except S3Exception as exc:
-        # The connector's sequential reader makes each GET through this factory (s3torchconnector
-        # 1.5); a reader without one cannot ask again.
-        again = getattr(reader, "_get_stream", None)
-        if again is None or not transient(exc):
-            raise
-        failure = exc
-    for attempt in range(1, ATTEMPTS):
-        time.sleep(0.25 * 2 ** (attempt - 1))
+    # The connector's sequential reader makes each GET through this factory (s3torchconnector
+    # 1.5); a reader without one cannot ask again.
+    again = getattr(reader, "_get_stream", None)
+    for attempt in itertools.count():
         try:
-            return b"".join(again())
+            return reader.read() if attempt == 0 else b"".join(again())
         except S3Exception as exc:
-            if not transient(exc):
+            if again is None:
                 raise
-            failure = exc
-    raise failure
+            retry_after(exc, attempt + 1)
+    raise AssertionError("unreachable")
 
 
 def write_object(writer: Callable, uri: str, data: bytes) -> None:
@@ -59,15 +64,13 @@ def write_object(writer: Callable, uri: str, data: bytes) -> None:
 
     Each attempt writes the whole object anew; an object is only there once a write completes.
     """
-    for attempt in range(ATTEMPTS):
+    for attempt in itertools.count():
         try:
             with writer(uri) as stream:
                 stream.write(data)
             return
         except S3Exception as exc:
-            if not transient(exc) or attempt == ATTEMPTS - 1:
-                raise
-        time.sleep(0.25 * 2**attempt)
+            retry_after(exc, attempt + 1)
 
 
 class ResumingStream:
@@ -95,10 +98,10 @@ class ResumingStream:
             try:
                 data = self._read(size)
             except S3Exception as exc:
-                if self._again is None or not transient(exc) or self._retries >= ATTEMPTS - 1:
+                if self._again is None:
                     raise
                 self._retries += 1
-                time.sleep(0.25 * 2 ** (self._retries - 1))
+                retry_after(exc, self._retries)
                 self._chunks, self._pending, self._skip = iter(self._again()), b"", self._position
                 continue
             self._position += len(data)

@@ -215,7 +215,7 @@ def test_two_nodes_down_stop_checkpoints_with_one_line_and_resume_completes(clus
     assert took < 120, took
     resume = cluster.train(RUN_ID="quorum", RESUME="1")
     resumed = finish(resume, 600)
-    assert resume.returncode == 0 and "resuming at epoch" in resumed, resumed[-3000:]
+    assert resume.returncode == 0 and "resuming at epoch" in resumed, explain(resumed)
     metrics = json.loads(cluster.client().get_object("lab-data", "runs/quorum/metrics.json").read())
     assert [e["trained_samples"] for e in metrics["per_epoch"]] == [SAMPLES, SAMPLES]
 
@@ -239,6 +239,6 @@ def test_a_killed_trainer_container_stops_the_others_and_resume_completes(cluste
     assert re.search(r"lost contact with rank \d", errors[0]), errors
     resume = cluster.train(RUN_ID="container-killed", RESUME="1")
     resumed = finish(resume, 600)
-    assert resume.returncode == 0 and "resuming at epoch" in resumed, resumed[-3000:]
+    assert resume.returncode == 0 and "resuming at epoch" in resumed, explain(resumed)
     metrics = json.loads(cluster.client().get_object("lab-data", "runs/container-killed/metrics.json").read())
     assert [e["trained_samples"] for e in metrics["per_epoch"]] == [SAMPLES, SAMPLES]

@@ -104,6 +104,12 @@ def test_garage_key_ids_have_their_own_rule():
     assert load_settings(environ={**BASE, "STORE": "garage"}).store == "garage"
 
 
+def test_a_refused_key_id_is_named_by_the_variable_it_was_read_from():
+    old = {**BASE, "STORE": "garage", "MINIO_ACCESS_KEY": "lab", "MINIO_SECRET_KEY": "lab-secret-1"}
+    with pytest.raises(ConfigError, match=r"^MINIO_ACCESS_KEY='lab' is not a Garage key id"):
+        load_settings(environ=old)
+
+
 @pytest.mark.parametrize("store", [s for s in STORES if s != "minio"])
 def test_each_other_store_runs_as_the_minio_service_with_its_own_healthcheck_and_volume(store):
     adapter = STORES[store]

@@ -86,3 +86,17 @@ def test_run_ids_are_plain_names(tmp_path, run_id):
     env = {**ENV, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"}
     result = run_module("trainer", [f"--run-id={run_id}"], env, tmp_path)
     assert_one_line_error(result, 2, r"RUN_ID=.* is not a run name: use up to 64 letters")
+
+
+def test_the_env_files_are_read_for_help_only(monkeypatch):
+    """A run reads .env once, in load_settings; parsing its flags must not read it again."""
+    import labcore.cli
+    from trainer.cli import build_parser
+
+    reads = []
+    monkeypatch.setattr(labcore.cli, "read_environment", lambda: reads.append(1) or {"EPOCHS": "7"})
+    parser = build_parser()
+    parser.parse_args(["--epochs", "3"])
+    assert reads == []
+    assert "[env EPOCHS, now 7]" in " ".join(parser.format_help().split())
+    assert reads == [1]
