@@ -5,6 +5,11 @@ epoch and the number of steps already trained in it. Every loader's order is a f
 seed, the epoch, the worker count and the world size, so a resumed run replays the epoch's first
 batches without training on them and continues with exactly the batches an uninterrupted run
 would have trained on. Only rank 0 writes; every rank reads the same checkpoint to resume.
+
+For the loaders that can deal an epoch without some of its samples (``s3iter``, ``map``,
+``manual``), a checkpoint also records which samples of the epoch are trained, as a bitmap over
+the listing (:mod:`trainer.trained_set`): a run resumed on another number of ranks or workers
+deals only the rest (an elastic resume), and the epoch's exactly-once check covers both runs.
 """
 
 from __future__ import annotations
@@ -24,17 +29,21 @@ from labcore.errors import ConfigError, DataError, StoreError
 from labcore.settings import Settings
 from labcore.stores import STORES
 from trainer.connector import checkpoint_store
+from trainer.trained_set import Listing, decode
 from trainer.transient import read_object, write_object
 
 # Requests that never go through a proxy from the environment.
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 # Bumped when what a checkpoint holds changes meaning (2: the dataset fingerprint covers each
-# shard's SHA-256), so that an older checkpoint is refused in one line rather than misread.
-FORMAT = 2
+# shard's SHA-256; 3: the trained samples of the epoch, and a step counted in a dealing that may
+# leave some out), so that an older checkpoint is refused in one line rather than misread.
+FORMAT = 3
 
 # What must not change between a run and its resumption: each one changes the sample order.
 ORDER_KEYS = ("loader", "batch_size", "workers", "seed", "shuffle_buffer", "world_size", "order")
+# Of those, what an elastic resume may change: the epoch's rest is dealt anew over the new shape.
+SHAPE_KEYS = ("world_size", "workers")
 
 
 def run_prefix(run_id: str) -> str:
@@ -49,6 +58,10 @@ class Resumed:
     step: int
     trained: int
     reports: list[dict]
+    # The samples of ``epoch`` its dealing leaves out (trained before an elastic resume), and,
+    # when the shape changed at this resume, what it was ("world_size=2, workers=2").
+    left_out: frozenset[str] = frozenset()
+    reshaped: str = ""
 
 
 class Checkpointer:
@@ -108,13 +121,16 @@ class Checkpointer:
         trained: int,
         reports: list[dict],
         rng: list,
+        trained_set: dict[str, str] | None = None,
         each_write: Callable[[], None] = lambda: None,
     ) -> str:
         """Save the state at batch ``step`` of ``epoch`` (``step`` 0: the epoch has not started).
 
         ``rng`` holds each rank's ``torch.get_rng_state()`` in rank order (ranks seed alike,
         but a rank with more samples draws more dropout, so the states part ways); ``trained`` counts the samples trained so far in
-        the epoch by all ranks. ``each_write`` runs before each of the two PUTs (the trainer restarts its deadline there).
+        the epoch by all ranks. ``trained_set`` (loaders that can leave samples out) holds the
+        encoded bitmaps ``done`` (the epoch's trained samples) and ``left_out`` (those its dealing
+        left out). ``each_write`` runs before each of the two PUTs (the trainer restarts its deadline there).
         """
         self.check_quorum()
         key = f"{run_prefix(self.run_id)}epoch-{epoch:03d}-step-{step:06d}.pt"
@@ -129,6 +145,8 @@ class Checkpointer:
             "config": self.config,
             "format": FORMAT,
         }
+        if trained_set:
+            state["trained_set"] = trained_set
         each_write()
         write_object(self._checkpoint.writer, self._uri(key), serialized(state))
         pointer = {"key": key, "epoch": epoch, "step": step}
@@ -179,6 +197,8 @@ class Checkpointer:
         # Checkpoints from before distributed training have no world_size: they were one rank.
         saved = {"world_size": 1, **state["config"]}
         changed = [k for k in ORDER_KEYS if saved.get(k) != self.config.get(k)]
+        reshaped = [k for k in changed if k in SHAPE_KEYS]
+        changed = [k for k in changed if k not in SHAPE_KEYS]
         if "order" in changed:
             raise ConfigError(
                 f"run {self.run_id} was checkpointed by a version of the lab that ordered samples "
@@ -196,18 +216,43 @@ class Checkpointer:
                 f"the dataset changed since run {self.run_id} was checkpointed (re-seeded or pruned), so "
                 "its sample order no longer exists: start a new run (another --run-id)"
             )
+        if reshaped:
+            state["reshaped"] = ", ".join(f"{k}={saved.get(k)}" for k in reshaped)
+            if state["step"] and "trained_set" not in state:
+                raise ConfigError(
+                    f"run {self.run_id} stopped part way through epoch {state['epoch']} with "
+                    f"{state['reshaped']}, and loader {saved.get('loader')} continues an epoch only "
+                    "with the ranks and workers that began it: resume with those (s3iter, map and "
+                    "manual resume on any)"
+                )
         return state
 
 
-def apply(state: dict, model, optimizer, rank: int = 0) -> Resumed:
-    """Put a loaded checkpoint into ``model``, ``optimizer`` and this rank's RNG."""
+def apply(state: dict, model, optimizer, rank: int = 0, listing: Listing | None = None) -> Resumed:
+    """Put a loaded checkpoint into ``model``, ``optimizer`` and this rank's RNG.
+
+    ``listing`` (the train split's, for loaders that can leave samples out) reads the checkpoint's
+    trained samples. Resumed on the same shape, the run replays the epoch's dealing (without what
+    it left out) up to the checkpoint's step; on another shape (``reshaped``), it deals whatever
+    of the epoch is not yet trained anew, from step 0.
+    """
     import torch
 
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     rng = state["rng"]
-    torch.set_rng_state(rng[rank] if isinstance(rng, list) else rng)
-    return Resumed(state["epoch"], state["step"], state["trained"], state["reports"])
+    # A rank the checkpointed world did not have starts from rank 0's state (ranks seed alike).
+    torch.set_rng_state(rng[rank if rank < len(rng) else 0] if isinstance(rng, list) else rng)
+    resumed = Resumed(state["epoch"], state["step"], state["trained"], state["reports"])
+    record, reshaped = state.get("trained_set"), state.get("reshaped", "")
+    if reshaped:
+        resumed.step, resumed.reshaped = 0, reshaped
+    if record and listing is not None:
+        try:
+            resumed.left_out = listing.keys_of(decode(record["done" if reshaped else "left_out"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataError(f"the checkpoint's record of trained samples is damaged ({exc})") from None
+    return resumed
 
 
 def choose_run_id(

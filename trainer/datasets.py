@@ -38,6 +38,7 @@ from trainer.connector import connector_args
 from trainer.distributed import position
 from trainer.sample import Sample
 from trainer.stages import SameEveryEpoch, Stage
+from trainer.trained_set import Listing
 from trainer.transforms import DecodePng, ReadObject, collate_samples, decode_sample
 from trainer.transient import ResumingStream, read_object
 
@@ -56,6 +57,12 @@ def epoch_order(items: list[str], seed: int, epoch: int) -> list[str]:
     order = sorted(items)
     random.Random(f"order:{seed}:{epoch}").shuffle(order)
     return order
+
+
+def without(keys: list[str], left_out: tuple[int, frozenset[str]], epoch: int) -> list[str]:
+    """``keys`` less those ``left_out`` holds for ``epoch`` (trained before an elastic resume), in order."""
+    when, gone = left_out
+    return [k for k in keys if k not in gone] if when == epoch and gone else keys
 
 
 def shard(items: Iterator, rank: int, world: int) -> Iterator:
@@ -91,6 +98,11 @@ class ManualPrefixDataset(Stage):
         self.rank, self.world = here.rank, here.world
         self.shuffle = shuffle
         self.seed = seed
+        self.left_out: tuple[int, frozenset[str]] = (0, frozenset())
+
+    def leave_out(self, epoch: int, keys: frozenset[str]) -> bool:
+        self.left_out = (epoch, keys)
+        return True
 
     def __iter__(self) -> Iterator[tuple[str, bytes]]:
         from trainer.readahead import read_ahead
@@ -111,6 +123,7 @@ class ManualPrefixDataset(Stage):
             keys = [o.object_name for o in client.list_objects(bucket, prefix=self.prefix, recursive=True)]
             if self.shuffle:
                 keys = epoch_order(keys, self.seed, self.epoch)
+            keys = without(keys, self.left_out, self.epoch)
             # read_ahead GETs in flight (trainer/readahead.py); 1: one at a time, the seed's design.
             yield from read_ahead(shard(iter(keys), self.rank, self.world), fetch, self.read_ahead)
 
@@ -160,6 +173,10 @@ class ShardSamples(Stage):
             PermutedObjects(settings, shard_keys, seed=seed, transform=transform, shuffle=shuffle)
         )
 
+    def leave_out(self, epoch: int, keys: frozenset[str]) -> bool:
+        """Not at sample granularity yet: a shard is dealt whole."""
+        return False
+
     def __iter__(self) -> Iterator[tuple[str, bytes]]:
         # A damaged shard loses samples; exactly-once cannot hold, so it stops the run, clearly.
         for members in self.source:
@@ -176,6 +193,7 @@ class EpochOrder:
 
     def __init__(self, bucket: str, keys: list[str], seed: int, epoch, *, shuffle: bool = True):
         self.bucket, self.keys, self.seed, self.epoch, self.shuffle = bucket, keys, seed, epoch, shuffle
+        self.left_out: tuple[int, frozenset[str]] = (0, frozenset())  # (epoch, keys dealt without)
         # This process's epoch, its order, and (made when first asked) the positions in it.
         self._epoch: int | None = None
         self._order: list[str] = []
@@ -185,7 +203,8 @@ class EpochOrder:
         epoch = self.epoch.value
         if epoch != self._epoch:
             self._epoch, self._positions = epoch, None
-            self._order = epoch_order(self.keys, self.seed, epoch) if self.shuffle else self.keys
+            order = epoch_order(self.keys, self.seed, epoch) if self.shuffle else self.keys
+            self._order = without(order, self.left_out, epoch)
         return self._order
 
     def __iter__(self) -> Iterator[str]:
@@ -224,6 +243,7 @@ class PermutedObjects(Stage):
         super().__init__()
         self.seed = seed
         order = EpochOrder(settings.bucket, list(keys), seed, self.shared_epoch, shuffle=shuffle)
+        self._epoch_order = order
         # Built now, in the main process: the connector reads the rank when a dataset is made.
         self._dataset = S3IterableDataset.from_objects(
             order,
@@ -231,6 +251,10 @@ class PermutedObjects(Stage):
             enable_sharding=True,
             **connector_args(settings),
         )
+
+    def leave_out(self, epoch: int, keys: frozenset[str]) -> bool:
+        self._epoch_order.left_out = (epoch, keys)
+        return True
 
     def __iter__(self):
         return iter(self._dataset)
@@ -283,20 +307,31 @@ class RankSampler(Sampler[int]):
         here = position()
         self.size, self.rank, self.world = size, here.rank, here.world
         self.shuffle, self.seed, self.epoch = shuffle, seed, 0
+        self.left_out: tuple[int, frozenset[int]] = (0, frozenset())  # (epoch, indices dealt without)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def __iter__(self) -> Iterator[int]:
+    def leave_out(self, epoch: int, indices: frozenset[int]) -> bool:
+        self.left_out = (epoch, indices)
+        return True
+
+    def _order(self) -> list[int]:
         if self.shuffle:
             generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
             order = torch.randperm(self.size, generator=generator).tolist()
         else:
             order = list(range(self.size))
-        return iter(order[self.rank :: self.world])
+        when, gone = self.left_out
+        return [i for i in order if i not in gone] if when == self.epoch and gone else order
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._order()[self.rank :: self.world])
 
     def __len__(self) -> int:
-        return len(range(self.rank, self.size, self.world))
+        when, gone = self.left_out
+        size = self.size - len(gone) if when == self.epoch else self.size
+        return len(range(self.rank, size, self.world))
 
 
 class MapSamples(Dataset):
@@ -306,9 +341,11 @@ class MapSamples(Dataset):
     its label from ``labels`` (the plan's). The epoch reaches the :class:`RankSampler` instead.
     """
 
-    def __init__(self, objects, labels: Mapping[str, int] | None = None):
+    def __init__(self, objects, labels: Mapping[str, int] | None = None, keys: Iterable[str] | None = None):
         self.objects = objects
         self.labels = labels or {}
+        # The plan's keys: item i is the i-th of them in S3's (sorted) listing order.
+        self.listing = Listing(keys) if keys is not None else None
 
     def set_epoch(self, epoch: int) -> None:
         """Nothing to do: the sampler deals this epoch's permutation of the indices."""
@@ -364,6 +401,19 @@ class Loader:
     sampler: RankSampler | None = None
 
     _loader: DataLoader | None = field(default=None, init=False, repr=False)
+
+    @property
+    def elastic(self) -> bool:
+        """Whether this loader can deal an epoch without some of its samples (:meth:`leave_out`)."""
+        return self.leave_out(0, frozenset())  # epoch 0 is never dealt: asking changes nothing
+
+    def leave_out(self, epoch: int, keys: frozenset[str]) -> bool:
+        """Deal epoch ``epoch`` without ``keys`` (trained before an elastic resume), before the
+        first pass; ``False`` when this loader cannot (``s3prefix``, ``shards``, evaluation)."""
+        if self.sampler is not None:
+            listing = getattr(self.dataset, "listing", None)
+            return listing is not None and self.sampler.leave_out(epoch, listing.positions(keys))
+        return self.dataset.leave_out(epoch, keys)
 
     def epoch(self, epoch: int) -> DataLoader:
         """The DataLoader for epoch ``epoch``: the same one every epoch, its workers kept alive.
@@ -437,7 +487,7 @@ def _map(settings: Settings, split: str, options: LoaderOptions, inputs: LoaderI
     objects = S3MapDataset.from_prefix(
         s3_uri(settings, split), transform=keep_reader, **connector_args(settings)
     )
-    dataset = MapSamples(objects, inputs.labels)
+    dataset = MapSamples(objects, inputs.labels, inputs.keys)
     return Loader(dataset, options, RankSampler(len(dataset), shuffle=options.shuffle, seed=options.seed))
 
 

@@ -49,18 +49,24 @@ class Delivery:
             world.problems.extend(part.problems)
         return world
 
-    def check(self, plan: SplitPlan, what: str) -> str:
-        """The exactly-once line; ``DataError`` when any sample is missing, extra or repeated."""
+    def check(self, plan: SplitPlan, what: str, *, before: frozenset[str] = frozenset()) -> str:
+        """The exactly-once line; ``DataError`` when any sample is missing, extra or repeated.
+
+        ``before`` holds samples of the same epoch trained before an elastic resume: they count
+        as delivered once, and delivering one of them again is a duplicate.
+        """
         seen = self.keys
-        repeated = sum(seen.values()) - len(seen)
+        repeated = sum(seen.values()) - len(seen) + len(before & seen.keys())
         if plan.sharded:
             missing, unexpected = _shard_gaps(seen, plan.shards)
         else:
-            missing = sorted(plan.keys - seen.keys())
+            missing = sorted(plan.keys - seen.keys() - before)
             unexpected = sorted(seen.keys() - plan.keys)
-        line = f"{what}: {len(seen) - len(unexpected)} of {len(plan)} {plan.noun}, {repeated} duplicates"
+        arrived = len(seen.keys() | before) - len(unexpected)
+        line = f"{what}: {arrived} of {len(plan)} {plan.noun}, {repeated} duplicates"
         if missing or unexpected or repeated:
-            example = missing[:1] or unexpected[:1] or sorted(k for k, n in seen.items() if n > 1)[:1]
+            again = sorted(k for k, n in seen.items() if n > 1 or k in before)
+            example = missing[:1] or unexpected[:1] or again[:1]
             raise DataError(
                 f"exactly-once check failed: {line}, {len(missing)} missing, {len(unexpected)} unexpected "
                 f"(e.g. {example[0]})"
@@ -68,6 +74,8 @@ class Delivery:
         if self.problems:
             key, why = sorted(self.problems)[0]
             line += f", {len(self.problems)} skipped as unusable (e.g. {key}: {why})"
+        if before:
+            line += f" ({len(before)} of them trained before the resume, on another world)"
         return line
 
     def spread(self) -> str:

@@ -33,6 +33,7 @@ from trainer.epoch_report import EpochReport
 from trainer.measure import label_entropy
 from trainer.planning import SplitPlan
 from trainer.sample import Batch
+from trainer.trained_set import Listing, encode, union
 from trainer.watchdog import Watchdog
 
 # A checkpoint PUT that takes more than this share of its deadline is said (a slow store shows
@@ -81,6 +82,9 @@ class Training:
     endpoint: str = ""  # "MinIO at http://...": the store and its URL, for messages
     history: list[dict] = field(default_factory=list)  # finished epochs' reports, saved in checkpoints
     watchdog: Watchdog | None = None
+    # The train split's listing when the loader can leave samples out: checkpoints then record
+    # which samples of the epoch are trained (an elastic resume deals only the rest).
+    listing: Listing | None = None
 
     @property
     def deadlines(self) -> Deadlines:
@@ -96,11 +100,20 @@ class Training:
             self.watchdog.disarm()
 
 
-def train_epoch(t: Training, epoch: int, *, skip_steps: int = 0, trained_before: int = 0) -> EpochStats:
+def train_epoch(
+    t: Training,
+    epoch: int,
+    *,
+    skip_steps: int = 0,
+    trained_before: int = 0,
+    left_out: frozenset[str] = frozenset(),
+) -> EpochStats:
     """One pass over this rank's batches in lockstep with the other ranks (see the module doc).
 
     Unusable objects are counted and skipped; with ``strict`` the first one stops the run. The
     first ``skip_steps`` steps (trained before a resume) are delivered but not trained on.
+    ``left_out`` holds the samples this epoch's dealing leaves out (trained before an elastic
+    resume): its checkpoints count them as trained.
     """
     t.model.train()
     loss_fn = nn.CrossEntropyLoss(reduction="sum")
@@ -155,7 +168,8 @@ def train_epoch(t: Training, epoch: int, *, skip_steps: int = 0, trained_before:
             if usable:
                 stats.series.append([step, *stats.last, round(time.perf_counter() - epoch_started, 3)])
             if t.checkpoint_every and step % t.checkpoint_every == 0:
-                _checkpoint(t, epoch, step, trained_before + t.world.sum([stats.trained])[0])
+                trained = trained_before + t.world.sum([stats.trained])[0]
+                _checkpoint(t, epoch, step, trained, stats.delivery.keys, left_out)
     return stats
 
 
@@ -199,14 +213,29 @@ def evaluate(t: Training, batches: Iterable[Batch]) -> EpochStats:
     return stats
 
 
-def _checkpoint(t: Training, epoch: int, step: int, trained: int) -> None:
-    """Every rank hands its RNG state to rank 0, which writes the checkpoint; then all ranks meet.
+def _checkpoint(
+    t: Training,
+    epoch: int,
+    step: int,
+    trained: int,
+    delivered: Iterable[str] = (),
+    left_out: frozenset[str] = frozenset(),
+) -> None:
+    """Every rank hands its RNG state (and the samples it has trained in the epoch) to rank 0,
+    which writes the checkpoint; then all ranks meet.
 
     The other ranks wait for rank 0 at a barrier of the patient group, not at the next step's
     collective: a write slowed by a lost node may take far longer than ``DIST_TIMEOUT``.
     """
-    rng = t.world.gather(torch.get_rng_state())
+    mine = t.listing.bits(delivered) if t.listing is not None else b""
+    gathered = t.world.gather((torch.get_rng_state(), mine))
     if t.world.is_main:
+        rng = [g[0] for g in gathered]
+        trained_set = None
+        if t.listing is not None:
+            before = t.listing.bits(left_out)
+            done = union([before, *(g[1] for g in gathered)])
+            trained_set = {"done": encode(done), "left_out": encode(before)}
         # A deadline per PUT, and a longer one than for a batch: a write waits for quorum.
         seconds = t.deadlines.checkpoint_write
         starts: list[float] = []
@@ -217,7 +246,7 @@ def _checkpoint(t: Training, epoch: int, step: int, trained: int) -> None:
 
         t.checkpointer.save(
             t.module, t.optimizer, epoch=epoch, step=step, trained=trained, reports=t.history, rng=rng,
-            each_write=each_write,
+            trained_set=trained_set, each_write=each_write,
         )  # fmt: skip
         t.done_waiting()
         slowest = max(b - a for a, b in zip(starts, [*starts[1:], time.perf_counter()], strict=True))
@@ -238,10 +267,18 @@ def weights_digest(module: nn.Module) -> str:
     return digest.hexdigest()[:12]
 
 
-def _report(t: Training, epoch: int, seconds: float, gathered: list, trained_before: int) -> EpochReport:
+def _report(
+    t: Training,
+    epoch: int,
+    seconds: float,
+    gathered: list,
+    trained_before: int,
+    left_out: frozenset[str] = frozenset(),
+) -> EpochReport:
     """Rank 0's view of the world's epoch; ``DataError`` when a sample is missing or repeated.
 
-    ``gathered`` holds each rank's ``(train stats, test stats, weights digest)``.
+    ``gathered`` holds each rank's ``(train stats, test stats, weights digest)``; ``left_out``
+    the samples trained in this epoch before an elastic resume, which the check counts in.
     """
     train: list[EpochStats] = [g[0] for g in gathered]
     test: list[EpochStats] = [g[1] for g in gathered]
@@ -270,7 +307,7 @@ def _report(t: Training, epoch: int, seconds: float, gathered: list, trained_bef
         samples_per_worker=dict(sorted(world_train.per_worker.items())),
         samples_per_rank=dict(world_train.per_rank),
         steps_per_rank={str(rank): s.steps for rank, s in enumerate(train)} if t.world.distributed else {},
-        train_check=world_train.check(t.train_plan, "train"),
+        train_check=world_train.check(t.train_plan, "train", before=left_out),
         test_check=world_test.check(t.test_plan, "test"),
         spread=world_train.spread(),
         weights=weights,
@@ -302,18 +339,20 @@ def fit(t: Training, start: Resumed) -> list[EpochReport]:
     """
     reports = [EpochReport.from_dict(r) for r in start.reports]
     for epoch in range(start.epoch, t.epochs + 1):
-        skip, before = (start.step, start.trained) if epoch == start.epoch else (0, 0)
+        resumed = epoch == start.epoch
+        skip, before = (start.step, start.trained) if resumed else (0, 0)
+        left_out = start.left_out if resumed else frozenset()
         t.history = [r.as_dict() for r in reports]
         with (
             _named_cause(t),
             connector_errors(f"{t.endpoint} failed during epoch {epoch}", t.failure_hint),
         ):
             started = time.perf_counter()
-            train = train_epoch(t, epoch, skip_steps=skip, trained_before=before)
+            train = train_epoch(t, epoch, skip_steps=skip, trained_before=before, left_out=left_out)
             seconds = time.perf_counter() - started
             test = evaluate(t, t.test.epoch(epoch))
         gathered = t.world.gather((train, test, weights_digest(t.module)))
-        report = t.world.decide(partial(_report, t, epoch, seconds, gathered, before))
+        report = t.world.decide(partial(_report, t, epoch, seconds, gathered, before, left_out))
         reports.append(report)
         if t.world.is_main:
             for line in report.lines(t.epochs):

@@ -16,6 +16,7 @@ from trainer.loop import Training, fit
 from trainer.model import SmallCNN
 from trainer.planning import SplitPlan
 from trainer.run_outputs import write_run_outputs
+from trainer.trained_set import Listing
 from trainer.watchdog import Watchdog
 
 
@@ -45,6 +46,8 @@ class Session:
         # Datasets are built after joining the world: every loader reads the rank when built.
         self.train = self._loader("train", train_plan, shuffle=True, **common)
         self.test = self._loader("test", test_plan, shuffle=False, **common)
+        # Loaders that can deal an epoch without some of its samples record the trained ones.
+        self.listing = Listing(train_plan.keys) if self.train.elastic else None
         self.module = SmallCNN()
         self.model = self.module
         if world.distributed:
@@ -87,7 +90,11 @@ class Session:
             finally:
                 self.watchdog.disarm()
 
-        return apply(self.world.decide(load), self.module, self.optimizer, self.world.rank)
+        start = apply(self.world.decide(load), self.module, self.optimizer, self.world.rank, self.listing)
+        if start.left_out:
+            # Before the loader's first pass: its workers copy the dealing when they start.
+            self.train.leave_out(start.epoch, start.left_out)
+        return start
 
     def _rank_prefix(self) -> str:
         return f"rank {self.world.rank}: " if self.world.distributed else ""
@@ -105,7 +112,16 @@ class Session:
             f"{self.train_plan.noun} from s3://{s.bucket}/{where}/ at {s.aws_endpoint_url}",
             flush=True,
         )
-        if s.resume:
+        if s.resume and start.reshaped:
+            rest = len(self.train_plan) - len(start.left_out)
+            shape = f"{world.size} rank{'s' if world.size > 1 else ''} x {s.num_workers} workers"
+            print(
+                f"run {self.run_id}: resuming at epoch {start.epoch} on {shape} "
+                f"(it was checkpointed with {start.reshaped}): {len(start.left_out)} of its "
+                f"{self.train_plan.noun} already trained, the other {rest} dealt anew",
+                flush=True,
+            )
+        elif s.resume:
             print(
                 f"run {self.run_id}: resuming at epoch {start.epoch}, after {start.step} batches "
                 f"({start.trained} samples) already trained in it",
@@ -132,6 +148,7 @@ class Session:
             failure_hint=self.world.hint,
             endpoint=f"{STORES[s.store].title} at {s.aws_endpoint_url}",
             watchdog=self.watchdog,
+            listing=self.listing,
         )
         reports = fit(training, start)
         if not self.world.is_main:

@@ -44,6 +44,15 @@ class Stage(IterableDataset):
         if self.source is not None:
             self.source.set_epoch(epoch)
 
+    def leave_out(self, epoch: int, keys: frozenset[str]) -> bool:
+        """Deal epoch ``epoch`` without ``keys`` (trained before an elastic resume); whether this
+        chain can.
+
+        The stage that orders the objects does it, the others hand it on. Call it before the
+        loader's first pass: DataLoader workers take their copies of the stages then.
+        """
+        return self.source.leave_out(epoch, keys) if isinstance(self.source, Stage) else False
+
 
 class SameEveryEpoch(Stage):
     """A dataset whose order is the same every epoch (the connector's ``from_prefix``), as a stage."""

@@ -19,6 +19,22 @@ from tests.conftest import join_loopback_group
 
 def read_epoch(rank: int, world: int, port: int, env: dict, cases: list, out: str) -> None:
     """Join a ``world``-rank gloo group, then record each ``(kind, workers)`` case's keys and workers."""
+    # Without the plan's keys, as the bench and notebooks build loaders (s3iter lists for itself).
+    tasks = [
+        {"name": f"{case}:{workers}", "kind": case, "workers": workers, "plan": False}
+        for case, workers in cases
+    ]
+    read_batches(rank, world, port, env, tasks, out)
+
+
+def read_batches(rank: int, world: int, port: int, env: dict, tasks: list[dict], out: str) -> None:
+    """Join a ``world``-rank gloo group, then record the keys and workers of each task's batches.
+
+    A task names its loader (``kind``, ``s3iter@8`` for read-ahead) and ``workers``; ``steps``
+    reads only that many batches of epoch 1 (as a run stopped at a checkpoint of that step),
+    and ``left_out`` lists keys the epoch is dealt without (as an elastic resume does). Loaders
+    get the plan's keys, as the trainer's do, unless ``plan`` is false.
+    """
     from trainer.datasets import build_loader
     from trainer.planning import plan_split
 
@@ -30,27 +46,34 @@ def read_epoch(rank: int, world: int, port: int, env: dict, cases: list, out: st
     try:
         settings = load_settings(environ=env)
         client = minio_client(settings, convention="s3")
-        shard_keys = plan_split(client, settings, "train", shards=True).shard_keys
+        sharded = any(task["kind"] == "shards" for task in tasks)
+        shard_keys = plan_split(client, settings, "train", shards=True).shard_keys if sharded else None
+        keys = plan_split(client, settings, "train", shards=False).keys
         results = {}
-        for case, workers in cases:
-            kind, _, ahead = case.partition("@")
+        for task in tasks:
+            kind, _, ahead = task["kind"].partition("@")
             loader = build_loader(
                 kind,
                 settings,
                 "train",
                 batch_size=16,
-                workers=workers,
+                workers=task["workers"],
                 shuffle=True,
                 shuffle_buffer=32,
                 seed=5,
                 shard_keys=shard_keys,
+                keys=keys if task.get("plan", True) else None,
                 read_ahead=int(ahead or 1),
             )
-            keys, seen_workers = [], []
-            for batch in loader.epoch(1):
-                keys.extend(batch[2])
-                seen_workers.extend(batch[3].tolist())
-            results[f"{case}:{workers}"] = {"keys": keys, "workers": seen_workers}
+            if task.get("left_out"):
+                assert loader.leave_out(1, frozenset(task["left_out"])), f"{kind} cannot leave samples out"
+            read, seen_workers = [], []
+            for step, batch in enumerate(loader.epoch(1)):
+                if task.get("steps") is not None and step >= task["steps"]:
+                    break
+                read.extend(batch.keys)
+                seen_workers.extend(batch.workers.tolist())
+            results[task["name"]] = {"keys": read, "workers": seen_workers}
         Path(out, f"rank{rank}.json").write_text(json.dumps(results))
     finally:
         dist.destroy_process_group()

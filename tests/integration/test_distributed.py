@@ -203,6 +203,26 @@ def rank_pids(torchrun_pid: int) -> dict[int, int]:
     return ranks
 
 
+def kill_whole_at(process, client, bucket: str, run_id: str, ending: str) -> None:
+    """Once run ``run_id`` has written the checkpoint ending with ``ending``, SIGKILL every rank
+    of the torchrun ``process`` and then torchrun, as a machine lost (torchrun puts each rank in
+    a session of its own)."""
+    try:
+        wait_for(
+            lambda: process.poll() is not None or checkpointed(client, bucket, run_id, ending),
+            240,
+            f"the checkpoint {ending}",
+        )
+    finally:
+        ranks = rank_pids(process.pid) if process.poll() is None else {}
+        for pid in ranks.values():
+            os.kill(pid, signal.SIGKILL)
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+        process.wait(timeout=60)
+    assert len(ranks) >= 1 and process.returncode == -signal.SIGKILL, "killed mid-run"
+
+
 def test_a_killed_rank_stops_the_others_and_resume_completes(dataset, tmp_path):
     env, settings, client = dataset
     env = {**env, "DIST_TIMEOUT": "30", "DATA_TIMEOUT": "20"}
@@ -259,9 +279,9 @@ def test_a_killed_rank_stops_the_others_and_resume_completes(dataset, tmp_path):
         >= 1
     )
 
-    # Another world size deals the samples differently: resuming with it is refused in one line.
+    # Another batch size changes what a step is: resuming with it is refused in one line.
     other = subprocess.run(
-        [sys.executable, "-m", "trainer", *args, "--resume", "--run-id", "killed"],
+        [sys.executable, "-m", "trainer", *args, "--batch-size", "12", "--resume", "--run-id", "killed"],
         env={"PATH": os.environ.get("PATH", ""), **env},
         cwd=tmp_path,
         capture_output=True,
@@ -269,7 +289,52 @@ def test_a_killed_rank_stops_the_others_and_resume_completes(dataset, tmp_path):
         timeout=300,
     )
     assert other.returncode == 2 and "Traceback" not in other.stderr, other.stderr[-2000:]
-    assert "run killed was started with world_size=2; resume it with the same settings" in other.stderr
+    assert "run killed was started with batch_size=10; resume it with the same settings" in other.stderr
+
+
+def test_a_run_killed_on_two_ranks_resumes_on_one_rank_with_three_workers_exactly_once(dataset, tmp_path):
+    """2 ranks x 2 workers SIGKILLed after a mid-epoch checkpoint, resumed as 1 rank x 3 workers:
+    the checkpoint's trained samples are left out of the epoch's new dealing, and its
+    exactly-once check covers both runs."""
+    env, settings, client = dataset
+    args = [
+        "--loader",
+        "s3iter",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "16",
+        "--checkpoint-every",
+        "5",
+        "--no-progress",
+    ]
+    process = torchrun(2, [*args, "--workers", "2", "--run-id", "elastic"], env, tmp_path, wait=False)
+    kill_whole_at(process, client, settings.bucket, "elastic", "epoch-001-step-000010.pt")
+    pointer = json.loads(client.get_object(settings.bucket, "checkpoints/elastic/latest.json").read())
+    assert pointer["epoch"] == 1 and pointer["step"] in (10, 15, 20, 25, 30), "killed mid-epoch 1"
+    trained = 2 * 16 * pointer["step"]
+    resumed = subprocess.run(
+        [sys.executable, "-m", "trainer", *args, "--workers", "3", "--resume", "--run-id", "elastic"],
+        env={"PATH": os.environ.get("PATH", ""), "PYTHONUNBUFFERED": "1", **env},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    out = resumed.stdout
+    print(*[line for line in out.splitlines() if "resuming" in line or "trained before" in line], sep="\n")
+    assert (
+        "resuming at epoch 1 on 1 rank x 3 workers (it was checkpointed with workers=2, world_size=2): "
+        f"{trained} of its objects already trained, the other {SAMPLES - trained} dealt anew"
+    ) in out, out
+    assert f"train: {SAMPLES} of {SAMPLES} objects, 0 duplicates ({trained} of them trained before" in out, (
+        out
+    )
+    assert out.count(f"train: {SAMPLES} of {SAMPLES} objects, 0 duplicates") == 2, out
+    metrics = metrics_of(client, settings.bucket, "elastic")
+    assert [e["trained_samples"] for e in metrics["per_epoch"]] == [SAMPLES, SAMPLES]
+    assert metrics["world_size"] == 1 and metrics["workers"] == 3
 
 
 @pytest.mark.parametrize("loader", ["s3iter", "map", "shards"])
@@ -285,24 +350,7 @@ def test_a_killed_and_resumed_two_rank_run_ends_with_the_same_weights(dataset, t
     whole = torchrun(2, [*args, "--run-id", f"whole-{loader}"], env, tmp_path)
     assert whole.returncode == 0, whole.stderr[-3000:]
     process = torchrun(2, [*args, "--run-id", f"cut-{loader}"], env, tmp_path, wait=False)
-    try:
-        wait_for(
-            lambda: (
-                process.poll() is not None
-                or checkpointed(client, settings.bucket, f"cut-{loader}", "epoch-001-step-000010.pt")
-            ),
-            240,
-            "the checkpoint at step 10",
-        )
-    finally:
-        # Both ranks, then torchrun, as a machine lost (torchrun puts each rank in a session of its own).
-        ranks = rank_pids(process.pid) if process.poll() is None else {}
-        for pid in ranks.values():
-            os.kill(pid, signal.SIGKILL)
-        if process.poll() is None:
-            process.send_signal(signal.SIGKILL)
-        process.wait(timeout=60)
-    assert len(ranks) == 2 and process.returncode == -signal.SIGKILL, "killed mid-run"
+    kill_whole_at(process, client, settings.bucket, f"cut-{loader}", "epoch-001-step-000010.pt")
     resumed = torchrun(2, [*args, "--resume", "--run-id", f"cut-{loader}"], env, tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     # From step 10's checkpoint, or step 5's when the kill came before the pointer moved on.

@@ -57,8 +57,8 @@ def test_resume_refuses_a_changed_order_and_a_missing_run(seed_bucket, lab_env, 
         "trainer", ["--epochs", "1", "--no-progress", "--run-id", "r1"], lab_env, tmp_path, timeout=600
     )
     assert first.returncode == 0, first.stderr[-2000:]
-    changed = run_module("trainer", ["--resume", "--run-id", "r1", "--workers", "3"], lab_env, tmp_path)
-    assert_one_line_error(changed, 2, r"run r1 was started with workers=2; resume it with the same settings")
+    changed = run_module("trainer", ["--resume", "--run-id", "r1", "--seed", "3"], lab_env, tmp_path)
+    assert_one_line_error(changed, 2, r"run r1 was started with seed=0; resume it with the same settings")
     missing = run_module("trainer", ["--resume", "--run-id", "never"], lab_env, tmp_path)
     assert_one_line_error(missing, 2, r"nothing to resume: no s3://.*/checkpoints/never/latest\.json")
 

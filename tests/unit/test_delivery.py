@@ -67,3 +67,17 @@ def test_world_merge_counts_ranks_and_workers():
     # A sample delivered by two ranks is a duplicate of the world, even if each rank saw it once.
     with pytest.raises(DataError, match="1 duplicates"):
         Delivery.merge([delivered(keys), delivered(keys[:1])]).check(SplitPlan("train", keys=KEYS), "train")
+
+
+def test_samples_trained_before_an_elastic_resume_count_once_and_again_as_a_duplicate():
+    plan = SplitPlan("train", keys=KEYS)
+    keys = sorted(KEYS)
+    before = frozenset(keys[:2])
+    line = delivered(keys[2:]).check(plan, "train", before=before)
+    assert (
+        line == "train: 6 of 6 objects, 0 duplicates (2 of them trained before the resume, on another world)"
+    )
+    with pytest.raises(DataError, match=r"train: 6 of 6 objects, 1 duplicates, 0 missing"):
+        delivered(keys[1:]).check(plan, "train", before=before)
+    with pytest.raises(DataError, match=r"train: 5 of 6 objects, 0 duplicates, 1 missing"):
+        delivered(keys[3:]).check(plan, "train", before=before)
