@@ -7,7 +7,7 @@ batches without training on them and continues with exactly the batches an unint
 would have trained on. Only rank 0 writes; every rank reads the same checkpoint to resume.
 
 For the loaders that can deal an epoch without some of its samples (``s3iter``, ``map``,
-``manual``), a checkpoint also records which samples of the epoch are trained, as a bitmap over
+``manual``, ``shards``), a checkpoint also records which samples of the epoch are trained, as a bitmap over
 the listing (:mod:`trainer.trained_set`): a run resumed on another number of ranks or workers
 deals only the rest (an elastic resume), and the epoch's exactly-once check covers both runs.
 """
@@ -29,7 +29,7 @@ from labcore.errors import ConfigError, DataError, StoreError
 from labcore.settings import Settings
 from labcore.stores import STORES
 from trainer.connector import checkpoint_store
-from trainer.trained_set import Listing, decode
+from trainer.trained_set import Listing, ShardListing, decode
 from trainer.transient import read_object, write_object
 
 # Requests that never go through a proxy from the environment.
@@ -222,13 +222,15 @@ class Checkpointer:
                 raise ConfigError(
                     f"run {self.run_id} stopped part way through epoch {state['epoch']} with "
                     f"{state['reshaped']}, and loader {saved.get('loader')} continues an epoch only "
-                    "with the ranks and workers that began it: resume with those (s3iter, map and "
-                    "manual resume on any)"
+                    "with the ranks and workers that began it: resume with those (s3iter, map, "
+                    "manual and shards resume on any)"
                 )
         return state
 
 
-def apply(state: dict, model, optimizer, rank: int = 0, listing: Listing | None = None) -> Resumed:
+def apply(
+    state: dict, model, optimizer, rank: int = 0, listing: Listing | ShardListing | None = None
+) -> Resumed:
     """Put a loaded checkpoint into ``model``, ``optimizer`` and this rank's RNG.
 
     ``listing`` (the train split's, for loaders that can leave samples out) reads the checkpoint's

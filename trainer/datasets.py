@@ -24,6 +24,7 @@ label planning parsed from each key when the trainer passes its plan's ``labels`
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -33,7 +34,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from labcore.clients import minio_client, store_errors
 from labcore.layout import split_prefix
 from labcore.settings import Settings
-from labcore.shards import iter_verified
+from labcore.shards import iter_verified, shard_of
 from trainer.connector import connector_args
 from trainer.distributed import position
 from trainer.sample import Sample
@@ -165,6 +166,7 @@ class ShardSamples(Stage):
         shuffle: bool,
         seed: int,
         digests: dict[str, str | None] | None = None,
+        samples: Mapping[str, int] | None = None,
     ):
         # Built now, in the main process, because the connector reads the rank when a dataset is
         # made; in a DataLoader worker it would see no process group and every rank read everything.
@@ -172,15 +174,25 @@ class ShardSamples(Stage):
         super().__init__(
             PermutedObjects(settings, shard_keys, seed=seed, transform=transform, shuffle=shuffle)
         )
+        self.samples = dict(samples or {})  # shard key -> members, the manifest's count
+        self.left_out: tuple[int, frozenset[str]] = (0, frozenset())
 
     def leave_out(self, epoch: int, keys: frozenset[str]) -> bool:
-        """Not at sample granularity yet: a shard is dealt whole."""
-        return False
+        """Deal epoch ``epoch`` without the shard samples ``keys``: a shard all of whose members
+        are among them is not dealt at all; the others are, and skip those members as they stream."""
+        done = Counter(shard_of(key) for key in keys)
+        whole = frozenset(shard for shard, n in done.items() if n == self.samples.get(shard))
+        self.source.leave_out(epoch, whole)
+        self.left_out = (epoch, keys)
+        return True
 
     def __iter__(self) -> Iterator[tuple[str, bytes]]:
+        when, gone = self.left_out
+        skip = gone if when == self.epoch else frozenset()
         # A damaged shard loses samples; exactly-once cannot hold, so it stops the run, clearly.
+        # A skipped member is still read: each shard is checked against its SHA-256 as a whole.
         for members in self.source:
-            yield from members
+            yield from ((key, data) for key, data in members if key not in skip)
 
 
 class EpochOrder:
@@ -382,6 +394,7 @@ class LoaderInputs:
     keys: tuple[str, ...] | None = None
     labels: Mapping[str, int] | None = None
     shards: dict = field(default_factory=dict)
+    shard_samples: Mapping[str, int] | None = None  # shard key -> members (the plan's)
 
     def object_keys(self, settings: Settings, split: str) -> list[str]:
         """The split's object keys: the plan's, or listed now (bench and notebooks pass none)."""
@@ -409,7 +422,7 @@ class Loader:
 
     def leave_out(self, epoch: int, keys: frozenset[str]) -> bool:
         """Deal epoch ``epoch`` without ``keys`` (trained before an elastic resume), before the
-        first pass; ``False`` when this loader cannot (``s3prefix``, ``shards``, evaluation)."""
+        first pass; ``False`` when this loader cannot (``s3prefix``, evaluation)."""
         if self.sampler is not None:
             listing = getattr(self.dataset, "listing", None)
             return listing is not None and self.sampler.leave_out(epoch, listing.positions(keys))
@@ -501,7 +514,13 @@ def _manual(settings: Settings, split: str, options: LoaderOptions, inputs: Load
 def _shards(settings: Settings, split: str, options: LoaderOptions, inputs: LoaderInputs) -> Loader:
     shards = inputs.shards
     source = ShardSamples(
-        settings, split, list(shards), shuffle=options.shuffle, seed=options.seed, digests=shards
+        settings,
+        split,
+        list(shards),
+        shuffle=options.shuffle,
+        seed=options.seed,
+        digests=shards,
+        samples=inputs.shard_samples,
     )
     return _shuffled(source, options)
 
@@ -532,6 +551,7 @@ def build_loader(
     seed: int,
     shard_keys: list[str] | None = None,
     shard_digests: dict[str, str] | None = None,
+    shard_samples: Mapping[str, int] | None = None,
     keys: Iterable[str] | None = None,
     labels: Mapping[str, int] | None = None,
     read_ahead: int = 1,
@@ -539,7 +559,8 @@ def build_loader(
     """The loader ``kind`` (s3iter, s3prefix, map, manual, shards) over one split of the dataset.
 
     ``shard_keys`` (the split's shards, from the plan) is needed for ``shards``, and
-    ``shard_digests`` (their SHA-256 from the manifest) checks each shard as it streams. ``keys``
+    ``shard_digests`` (their SHA-256 from the manifest) checks each shard as it streams;
+    ``shard_samples`` (their member counts) lets an elastic resume skip whole shards. ``keys``
     (the split's object keys, from the plan) spares ``s3iter`` a listing of its own, and ``labels``
     (their labels, parsed once by planning) spares the per-object loaders a parse of each key.
     ``read_ahead`` keeps that many GETs in flight per worker for ``s3iter`` and ``manual``. Build
@@ -550,5 +571,5 @@ def build_loader(
     options = LoaderOptions(batch_size, workers, shuffle, shuffle_buffer, seed, read_ahead)
     digests = shard_digests or {}
     shards = {key: digests.get(key) for key in shard_keys or []}
-    inputs = LoaderInputs(tuple(keys) if keys is not None else None, labels, shards)
+    inputs = LoaderInputs(tuple(keys) if keys is not None else None, labels, shards, shard_samples)
     return FACTORIES[kind](settings, split, options, inputs)

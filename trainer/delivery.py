@@ -56,13 +56,14 @@ class Delivery:
         as delivered once, and delivering one of them again is a duplicate.
         """
         seen = self.keys
+        delivered = seen.keys() | before
         repeated = sum(seen.values()) - len(seen) + len(before & seen.keys())
         if plan.sharded:
-            missing, unexpected = _shard_gaps(seen, plan.shards)
+            missing, unexpected = _shard_gaps(delivered, plan.shards)
         else:
-            missing = sorted(plan.keys - seen.keys() - before)
-            unexpected = sorted(seen.keys() - plan.keys)
-        arrived = len(seen.keys() | before) - len(unexpected)
+            missing = sorted(plan.keys - delivered)
+            unexpected = sorted(delivered - plan.keys)
+        arrived = len(delivered) - len(unexpected)
         line = f"{what}: {arrived} of {len(plan)} {plan.noun}, {repeated} duplicates"
         if missing or unexpected or repeated:
             again = sorted(k for k, n in seen.items() if n > 1 or k in before)
@@ -87,7 +88,7 @@ class Delivery:
         return f"samples per rank {{{ranks}}}, per rank/worker {{{workers}}}"
 
 
-def _shard_gaps(seen: Counter, shards: dict[str, int]) -> tuple[list[str], list[str]]:
+def _shard_gaps(seen: Iterable[str], shards: dict[str, int]) -> tuple[list[str], list[str]]:
     """Missing and unexpected samples of a shard plan, which knows each shard's sample count.
 
     A shard's members are named by the data, so a gap is counted (``<shard>: N of M members``);

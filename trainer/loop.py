@@ -33,7 +33,7 @@ from trainer.epoch_report import EpochReport
 from trainer.measure import label_entropy
 from trainer.planning import SplitPlan
 from trainer.sample import Batch
-from trainer.trained_set import Listing, encode, union
+from trainer.trained_set import Listing, ShardListing, encode
 from trainer.watchdog import Watchdog
 
 # A checkpoint PUT that takes more than this share of its deadline is said (a slow store shows
@@ -84,7 +84,7 @@ class Training:
     watchdog: Watchdog | None = None
     # The train split's listing when the loader can leave samples out: checkpoints then record
     # which samples of the epoch are trained (an elastic resume deals only the rest).
-    listing: Listing | None = None
+    listing: Listing | ShardListing | None = None
 
     @property
     def deadlines(self) -> Deadlines:
@@ -234,7 +234,7 @@ def _checkpoint(
         trained_set = None
         if t.listing is not None:
             before = t.listing.bits(left_out)
-            done = union([before, *(g[1] for g in gathered)])
+            done = t.listing.union([before, *(g[1] for g in gathered)])
             trained_set = {"done": encode(done), "left_out": encode(before)}
         # A deadline per PUT, and a longer one than for a batch: a write waits for quorum.
         seconds = t.deadlines.checkpoint_write

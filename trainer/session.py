@@ -16,7 +16,7 @@ from trainer.loop import Training, fit
 from trainer.model import SmallCNN
 from trainer.planning import SplitPlan
 from trainer.run_outputs import write_run_outputs
-from trainer.trained_set import Listing
+from trainer.trained_set import Listing, ShardListing
 from trainer.watchdog import Watchdog
 
 
@@ -47,7 +47,9 @@ class Session:
         self.train = self._loader("train", train_plan, shuffle=True, **common)
         self.test = self._loader("test", test_plan, shuffle=False, **common)
         # Loaders that can deal an epoch without some of its samples record the trained ones.
-        self.listing = Listing(train_plan.keys) if self.train.elastic else None
+        self.listing: Listing | ShardListing | None = None
+        if self.train.elastic:
+            self.listing = ShardListing(train_plan.shards) if train_plan.sharded else Listing(train_plan.keys)
         self.module = SmallCNN()
         self.model = self.module
         if world.distributed:
@@ -68,6 +70,7 @@ class Session:
             split,
             shard_keys=plan.shard_keys,
             shard_digests=plan.digests,
+            shard_samples=plan.shards,
             keys=plan.keys or None,
             labels=plan.labels or None,
             read_ahead=s.read_ahead,
@@ -114,7 +117,9 @@ class Session:
         )
         if s.resume and start.reshaped:
             rest = len(self.train_plan) - len(start.left_out)
-            shape = f"{world.size} rank{'s' if world.size > 1 else ''} x {s.num_workers} workers"
+            shape = f"{world.size} rank{'s' if world.size != 1 else ''} x {s.num_workers} worker" + (
+                "s" if s.num_workers != 1 else ""
+            )
             print(
                 f"run {self.run_id}: resuming at epoch {start.epoch} on {shape} "
                 f"(it was checkpointed with {start.reshaped}): {len(start.left_out)} of its "

@@ -1,17 +1,21 @@
-"""Which samples of an epoch have been trained, as a bitmap over the split's sorted listing.
+"""Which samples of an epoch have been trained, as a compact record over the split's plan.
 
 A checkpoint records this set, not how the samples were dealt, so that a resumed run of another
-world size or worker count can deal only the rest (an elastic resume). One bit per listed object:
-60,000 objects are 7.5 KB before compression, whatever the order they were trained in.
+world size or worker count can deal only the rest (an elastic resume). Objects: one bit per
+listed object (60,000 objects are 7.5 KB before compression), whatever the order they were
+trained in. Shard samples, which only the tars name: each shard's trained member names.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
+
+from labcore.shards import member_key, shard_of
 
 
 class Listing:
@@ -40,11 +44,44 @@ class Listing:
         """The positions of ``keys`` in the listing (a map dataset's indices)."""
         return frozenset(self._index[k] for k in keys if k in self._index)
 
+    def union(self, records: Sequence[bytes]) -> bytes:
+        """The bitwise OR of equally long bitmaps (every rank's share of one epoch)."""
+        arrays = [np.frombuffer(b, dtype=np.uint8) for b in records]
+        return np.bitwise_or.reduce(arrays).tobytes() if arrays else self.bits(())
 
-def union(bitmaps: Sequence[bytes]) -> bytes:
-    """The bitwise OR of equally long bitmaps (every rank's share of one epoch)."""
-    arrays = [np.frombuffer(b, dtype=np.uint8) for b in bitmaps]
-    return np.bitwise_or.reduce(arrays).tobytes() if arrays else b""
+
+class ShardListing:
+    """The split's shards (key -> sample count, the manifest's): a shard sample's record is its
+    member name under its shard's position in the sorted shard keys."""
+
+    def __init__(self, shards: Mapping[str, int]):
+        self.shards = dict(sorted(shards.items()))
+        self._keys = list(self.shards)
+        self._index = {key: i for i, key in enumerate(self._keys)}
+
+    def __len__(self) -> int:
+        return sum(self.shards.values())
+
+    def bits(self, keys: Iterable[str]) -> bytes:
+        """The record of the shard samples ``keys``; a sample of an unplanned shard has none."""
+        names: dict[int, set[str]] = {}
+        for key in keys:
+            shard = shard_of(key)
+            if shard in self._index:
+                names.setdefault(self._index[shard], set()).add(key[len(shard) + 1 :])
+        return json.dumps({str(i): sorted(n) for i, n in sorted(names.items())}).encode()
+
+    def keys_of(self, record: bytes) -> frozenset[str]:
+        """The shard samples ``record`` holds; ``ValueError`` when it is not such a record."""
+        try:
+            names = json.loads(record)
+            return frozenset(member_key(self._keys[int(i)], n) for i, ns in names.items() for n in ns)
+        except (AttributeError, IndexError, TypeError, ValueError) as exc:
+            raise ValueError(f"not a record of trained shard samples ({exc})") from None
+
+    def union(self, records: Sequence[bytes]) -> bytes:
+        """One record of every rank's share of one epoch."""
+        return self.bits(frozenset().union(*(self.keys_of(r) for r in records)))
 
 
 def encode(bits: bytes) -> str:

@@ -237,8 +237,29 @@ def test_a_killed_trainer_container_stops_the_others_and_resume_completes(cluste
     errors = [line for line in out.splitlines() if "python -m trainer: error:" in line]
     assert errors and all("--resume --run-id container-killed" in e for e in errors), out[-3000:]
     assert re.search(r"lost contact with rank \d", errors[0]), errors
-    resume = cluster.train(RUN_ID="container-killed", RESUME="1")
+    # The machine it ran on is gone: the run resumes on the one container left (an elastic resume).
+    resume = cluster.train(RUN_ID="container-killed", RESUME="1", TRAINERS="1")
     resumed = finish(resume, 600)
-    assert resume.returncode == 0 and "resuming at epoch" in resumed, explain(resumed)
+    assert resume.returncode == 0, explain(resumed)
+    assert "resuming at epoch 1 on 1 rank x 1 worker (it was checkpointed with world_size=2)" in resumed
+    assert f"train: {SAMPLES} of {SAMPLES} objects, 0 duplicates (" in resumed, explain(resumed)
     metrics = json.loads(cluster.client().get_object("lab-data", "runs/container-killed/metrics.json").read())
+    assert [e["trained_samples"] for e in metrics["per_epoch"]] == [SAMPLES, SAMPLES]
+    assert metrics["world_size"] == 1
+
+
+def test_a_run_on_one_container_killed_resumes_on_two_exactly_once(cluster):
+    process = cluster.train(RUN_ID="grown", TRAINERS="1")
+    wait_for(lambda: process.poll() is not None or cluster.resumable("grown"), 300, "a checkpoint")
+    assert process.poll() is None, explain(finish(process, 10))
+    cluster.docker("kill", cluster.container("trainer-head"))
+    finish(process, 120)
+    assert process.returncode != 0
+    resume = cluster.train(RUN_ID="grown", RESUME="1", TRAINERS="2")
+    resumed = finish(resume, 600)
+    assert resume.returncode == 0, explain(resumed)
+    assert "resuming at epoch 1 on 2 ranks x 1 worker (it was checkpointed with world_size=1)" in resumed
+    assert f"train: {SAMPLES} of {SAMPLES} objects, 0 duplicates (" in resumed, explain(resumed)
+    assert "weights identical on 2 ranks" in resumed
+    metrics = json.loads(cluster.client().get_object("lab-data", "runs/grown/metrics.json").read())
     assert [e["trained_samples"] for e in metrics["per_epoch"]] == [SAMPLES, SAMPLES]

@@ -47,7 +47,7 @@ def read_batches(rank: int, world: int, port: int, env: dict, tasks: list[dict],
         settings = load_settings(environ=env)
         client = minio_client(settings, convention="s3")
         sharded = any(task["kind"] == "shards" for task in tasks)
-        shard_keys = plan_split(client, settings, "train", shards=True).shard_keys if sharded else None
+        shard_plan = plan_split(client, settings, "train", shards=True) if sharded else None
         keys = plan_split(client, settings, "train", shards=False).keys
         results = {}
         for task in tasks:
@@ -61,7 +61,8 @@ def read_batches(rank: int, world: int, port: int, env: dict, tasks: list[dict],
                 shuffle=True,
                 shuffle_buffer=32,
                 seed=5,
-                shard_keys=shard_keys,
+                shard_keys=shard_plan.shard_keys if shard_plan else None,
+                shard_samples=shard_plan.shards if shard_plan else None,
                 keys=keys if task.get("plan", True) else None,
                 read_ahead=int(ahead or 1),
             )

@@ -1,5 +1,6 @@
 """Elastic resume at the loaders: an epoch begun on one shape (ranks x workers) and finished on
-another, dealt without what the first had trained, is every sample exactly once.
+another, dealt without what the first had trained, is every sample exactly once (for shards:
+whole shards trained are not dealt again, and a partly trained one skips the members trained).
 
 Real gloo ranks (torch.multiprocessing) against a real MinIO, 1003 objects (no rank or worker
 count here divides it), batches of 16. The first shape reads the first steps of its epoch, as a
@@ -22,12 +23,13 @@ SAMPLES = 1003
 STEPS = 7
 # (ranks, workers) the epoch began on -> (ranks, workers) it finishes on.
 SHAPES = [((2, 2), (1, 3)), ((1, 0), (3, 1)), ((3, 1), (2, 0))]
-LOADERS = ("s3iter", "s3iter@8", "map", "manual", "manual@8")
+LOADERS = ("s3iter", "s3iter@8", "map", "manual", "manual@8", "shards")
 
 
 @pytest.fixture(scope="module")
 def dataset(seed_bucket):
-    bucket = seed_bucket({"train": SAMPLES, "test": 29}, learnable=True)
+    """1003 train samples as objects and as 11 shards of 100 (the last holds 3)."""
+    bucket = seed_bucket({"train": SAMPLES, "test": 29}, learnable=True, shard_size=100)
     return bucket.env, bucket.settings, bucket.client
 
 
@@ -84,7 +86,7 @@ def delivery(reads: list[dict]) -> Delivery:
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s[0][0]}x{s[0][1]}-to-{s[1][0]}x{s[1][1]}")
 def test_an_epoch_finished_on_another_shape_is_every_sample_once(dataset, reads, shape, kind):
     _, settings, client = dataset
-    plan = plan_split(client, settings, "train", shards=False)
+    plan = plan_split(client, settings, "train", shards=kind == "shards")
     first, parts = reads
     before = delivery(parts[first[(shape, kind)]["name"]])
     (ranks, _), (new_ranks, new_workers) = shape
@@ -95,6 +97,7 @@ def test_an_epoch_finished_on_another_shape_is_every_sample_once(dataset, reads,
     expected = {"main"} if new_workers == 0 else {str(w) for w in range(new_workers)}
     assert all({("main" if w < 0 else str(w)) for w in rank["workers"]} == expected for rank in after)
     line = delivery(after).check(plan, "train", before=frozenset(before.keys))
+    noun = "samples" if kind == "shards" else "objects"
     assert line.startswith(
-        f"train: {SAMPLES} of {SAMPLES} objects, 0 duplicates ({ranks * STEPS * 16} of them"
+        f"train: {SAMPLES} of {SAMPLES} {noun}, 0 duplicates ({ranks * STEPS * 16} of them"
     )

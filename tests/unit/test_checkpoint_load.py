@@ -107,16 +107,17 @@ def test_the_same_shape_replays_the_dealing_it_was_checkpointed_in(monkeypatch):
 
 
 def test_another_shape_mid_epoch_without_a_record_is_refused_in_one_line(monkeypatch):
-    shards = {**TWO_BY_TWO, "loader": "shards"}
+    prefix = {**TWO_BY_TWO, "loader": "s3prefix"}
     with pytest.raises(ConfigError) as caught:
-        resumed_with(monkeypatch, shards, {**shards, "world_size": 1}, saved_state(shards, 5))
+        resumed_with(monkeypatch, prefix, {**prefix, "world_size": 1}, saved_state(prefix, 5))
     message = str(caught.value)
     assert (
-        "stopped part way through epoch 2 with world_size=2, and loader shards continues an epoch" in message
+        "stopped part way through epoch 2 with world_size=2, and loader s3prefix continues an epoch"
+        in message
     )
-    assert "(s3iter, map and manual resume on any)" in message and "\n" not in message
+    assert "(s3iter, map, manual and shards resume on any)" in message and "\n" not in message
     # At an epoch's end nothing is left out: any loader resumes on any shape.
-    start = resumed_with(monkeypatch, shards, {**shards, "world_size": 1}, saved_state(shards, 0))
+    start = resumed_with(monkeypatch, prefix, {**prefix, "world_size": 1}, saved_state(prefix, 0))
     assert (start.step, start.left_out, start.reshaped) == (0, frozenset(), "world_size=2")
 
 

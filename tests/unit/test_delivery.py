@@ -81,3 +81,16 @@ def test_samples_trained_before_an_elastic_resume_count_once_and_again_as_a_dupl
         delivered(keys[1:]).check(plan, "train", before=before)
     with pytest.raises(DataError, match=r"train: 5 of 6 objects, 0 duplicates, 1 missing"):
         delivered(keys[3:]).check(plan, "train", before=before)
+
+
+def test_shard_samples_trained_before_an_elastic_resume_fill_their_shards():
+    plan = SplitPlan("train", shards=SHARDS)
+    first, second = list(SHARDS)
+    before = frozenset(shard_members(first, [0, 1]))
+    rest = shard_members(first, [2]) + shard_members(second, [3, 4])
+    line = delivered(rest).check(plan, "train", before=before)
+    assert line.startswith("train: 5 of 5 samples, 0 duplicates (2 of them trained before")
+    with pytest.raises(
+        DataError, match=r"4 of 5 samples, 0 duplicates, 1 missing.*shard-000000\.tar: 2 of 3"
+    ):
+        delivered(rest[1:]).check(plan, "train", before=before)
