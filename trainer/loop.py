@@ -39,6 +39,9 @@ from trainer.watchdog import Watchdog
 # A checkpoint PUT that takes more than this share of its deadline is said (a slow store shows
 # before it ends a run).
 SLOW_WRITE = 0.25
+# How often a checkpoint PUT that is taking a while asks whether the store has lost write quorum
+# (MinIO answers in milliseconds; other stores are not asked: ``Checkpointer.quorum_lost``).
+PROBE_WRITES = 5.0
 
 
 @dataclass
@@ -91,9 +94,9 @@ class Training:
         """The run's deadlines, as the world was joined with them."""
         return self.world.deadlines
 
-    def waiting(self, seconds: float, what: str) -> None:
+    def waiting(self, seconds: float, what: str, *, probe: float = 0.0) -> None:
         if self.watchdog is not None:
-            self.watchdog.arm(seconds, what)
+            self.watchdog.arm(seconds, what, probe=probe)
 
     def done_waiting(self) -> None:
         if self.watchdog is not None:
@@ -242,7 +245,7 @@ def _checkpoint(
 
         def each_write() -> None:
             starts.append(time.perf_counter())
-            t.waiting(seconds, "writing a checkpoint")
+            t.waiting(seconds, "writing a checkpoint", probe=PROBE_WRITES)
 
         t.checkpointer.save(
             t.module, t.optimizer, epoch=epoch, step=step, trained=trained, reports=t.history, rng=rng,
