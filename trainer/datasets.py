@@ -27,6 +27,7 @@ import random
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
@@ -47,6 +48,8 @@ from trainer.transient import ResumingStream, read_object
 # another order cannot be resumed (its delivered-but-untrained batches would differ).
 ORDER_VERSION = 2
 
+T = TypeVar("T")
+
 
 def s3_uri(settings: Settings, split: str) -> str:
     """``s3://<bucket>/<prefix>/<split>/``: a split of the per-object layout."""
@@ -60,8 +63,9 @@ def epoch_order(items: list[str], seed: int, epoch: int) -> list[str]:
     return order
 
 
-def without(keys: list[str], left_out: tuple[int, frozenset[str]], epoch: int) -> list[str]:
-    """``keys`` less those ``left_out`` holds for ``epoch`` (trained before an elastic resume), in order."""
+def without(keys: list[T], left_out: tuple[int, frozenset[T]], epoch: int) -> list[T]:
+    """``keys`` (or a map dataset's indices) less those ``left_out`` holds for ``epoch`` (trained
+    before an elastic resume), in order."""
     when, gone = left_out
     return [k for k in keys if k not in gone] if when == epoch and gone else keys
 
@@ -334,8 +338,7 @@ class RankSampler(Sampler[int]):
             order = torch.randperm(self.size, generator=generator).tolist()
         else:
             order = list(range(self.size))
-        when, gone = self.left_out
-        return [i for i in order if i not in gone] if when == self.epoch and gone else order
+        return without(order, self.left_out, self.epoch)
 
     def __iter__(self) -> Iterator[int]:
         return iter(self._order()[self.rank :: self.world])
