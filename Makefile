@@ -68,13 +68,13 @@ override SOURCE_DIR := $(abspath $(SOURCE_DIR))
 export SOURCE_DIR
 endif
 
-.PHONY: bench-seed compat bundle load workshop-image workshop workshop-start workshop-down lock lock-check report cluster-up cluster-build cluster-train cluster-ps cluster-down minio-server help up train bench seed down clean logs ps build test lint unit integration e2e venv minio-image base-image
+.PHONY: bench-seed bench-sizes compat bundle load workshop-image workshop workshop-start workshop-down lock lock-check report cluster-up cluster-build cluster-train cluster-ps cluster-down minio-server help up train bench seed down clean logs ps build test lint unit integration e2e venv minio-image base-image
 
 # make help's groups: title=target,... (scripts/help.awk)
 HELP_GROUPS := lab=up,train,seed,report,down,clean,logs,ps,build \
   workshop=workshop,workshop-down,bundle,load \
   cluster=cluster-up,cluster-build,cluster-train,cluster-ps,cluster-down \
-  stores=compat,minio-image,base-image bench=bench,bench-seed \
+  stores=compat,minio-image,base-image bench=bench,bench-seed,bench-sizes \
   development=venv,lock,lock-check,lint,unit,integration,e2e,test,help
 help: ## the targets, by group
 	@awk -v spec="$(HELP_GROUPS)" -f scripts/help.awk $(MAKEFILE_LIST)
@@ -104,11 +104,16 @@ else
 	$(COMPOSE) run --rm --no-deps --entrypoint torchrun trainer --standalone --nproc-per-node $(NPROC) -m trainer $(ARGS)
 endif
 
-bench: venv minio-server build ## loaders, the server's ceiling, training per loader, then the seeder vs mc mirror (docs/performance.md)
+bench: venv minio-server build ## loaders, the server's ceiling, training per loader, the seeder vs mc mirror, then the object-size sweep (docs/performance.md)
 	$(COMPOSE) up -d --wait minio
 	$(COMPOSE) run --rm seeder --format both --no-progress
 	$(VENV)/bin/python -m trainer.bench $(BENCH_ARGS)
 	$(VENV)/bin/python -m seeder.bench $(SEED_BENCH_SOURCE) $(SEED_BENCH_ARGS)
+	$(VENV)/bin/python -m trainer.bench.sweep $(SWEEP_ARGS)
+
+bench-sizes: venv minio-server ## every loader at 1 KB to 1 MB objects against the server's ceiling (SWEEP_ARGS="--sizes 16KB,1MB")
+	$(COMPOSE) up -d --wait minio
+	$(VENV)/bin/python -m trainer.bench.sweep $(SWEEP_ARGS)
 
 # The host reads the IDX files itself: SOURCE_DIR's host path, not the container's /source.
 SEED_BENCH_SOURCE = $(if $(SOURCE_DIR),--source $(SOURCE_DIR))

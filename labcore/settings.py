@@ -18,6 +18,7 @@ from dotenv import dotenv_values, find_dotenv
 
 from labcore.errors import ConfigError
 from labcore.stores import STORES
+from labcore.synthetic import parse_size, parse_synthetic
 
 MINIO_VARS = ("MINIO_ENDPOINT", "MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD")
 # The admin keys have one pair of names, the server's own. The SDK's earlier names for them still
@@ -74,6 +75,9 @@ class Settings:
     # server extracts into the same objects (MinIO only).
     seed_upload: str = "put"
     shard_size: int = 1000
+    # A shard closes at SHARD_SIZE samples or this many bytes, whichever comes first: 1 MB objects
+    # make 64 MB shards, not 1 GB ones.
+    shard_bytes: int = 64 << 20
     loader: str = "s3iter"
     num_workers: int = 2
     batch_size: int = 64
@@ -276,12 +280,21 @@ def _seed_settings(get: Getter) -> dict[str, object]:
     kwargs: dict[str, object] = {}
     source = get("SEED_SOURCE")
     if source:
+        parse_synthetic(source)  # a malformed synthetic:... spec is one line here, before any work
         kwargs["seed_source"] = source
     kwargs["seed_limit"] = _parse_int("SEED_LIMIT", get("SEED_LIMIT"), minimum=1, optional=True)
     for name in ("SEED_WORKERS", "SHARD_SIZE"):
         number = _parse_int(name, get(name), minimum=1)
         if number is not None:
             kwargs[name.lower()] = number
+    shard_bytes = get("SHARD_BYTES")
+    if shard_bytes:
+        try:
+            kwargs["shard_bytes"] = parse_size(shard_bytes)
+        except ValueError as exc:
+            raise ConfigError(f"SHARD_BYTES={shard_bytes!r}: {exc}, e.g. SHARD_BYTES=64MB") from None
+        if kwargs["shard_bytes"] < 1:
+            raise ConfigError(f"SHARD_BYTES={shard_bytes!r} is too small: it must be at least 1 byte")
     cache = get("MNIST_CACHE_DIR")
     if cache:
         kwargs["mnist_cache_dir"] = cache

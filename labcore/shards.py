@@ -2,7 +2,8 @@
 
 The S3 connector fetches one object per sample; with ~300-byte PNGs the time goes into requests,
 not bytes. A shard packs a run of samples into one tar object, read start to end in one GET.
-Member names are ``<index>.<label>.png`` (zero-padded index), so a reader needs nothing else.
+Member names are ``<index>.<label>.<extension>`` (zero-padded index, ``00042.7.png``), so a reader
+needs nothing else.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
 from labcore.errors import DataError
-from labcore.layout import split_prefix
+from labcore.layout import EXTENSION_PATTERN, EXTENSIONS, LABEL_PATTERN, check_label, split_prefix
 
 SHARD_WIDTH = 6
-_MEMBER_RE = re.compile(r"^(?P<index>[0-9]+)\.(?P<label>[0-9])\.png$")
+_MEMBER_RE = re.compile(rf"^(?P<index>[0-9]+)\.(?P<label>{LABEL_PATTERN})\.(?:{EXTENSION_PATTERN})$")
 _SHARD_RE = re.compile(r"^.+/(train|test)/shard-[0-9]{6}-[0-9a-f]{12}\.tar$")
 _DIGEST_CHARS = 12
 
@@ -49,17 +50,25 @@ def is_shard_key(key: str) -> bool:
     return bool(_SHARD_RE.match(key))
 
 
-def member_name(index: int, label: int) -> str:
-    """``00042.7.png``: the sample's index in its split and its label."""
-    return f"{index:05d}.{label}.png"
+def member_name(index: int, label: int, extension: str = "png") -> str:
+    """``00042.7.png``: the sample's index in its split, its label and what its bytes are."""
+    check_label(label)
+    if extension not in EXTENSIONS:
+        raise ValueError(f"extension {extension!r} is not one of {', '.join(EXTENSIONS)}")
+    return f"{index:05d}.{label}.{extension}"
 
 
 def parse_member(name: str) -> tuple[int, int]:
     """``(index, label)`` of a member name; ``ValueError`` for anything else."""
     match = _MEMBER_RE.match(name.rsplit("/", 1)[-1])
     if not match:
-        raise ValueError(f"tar member {name!r} is not <index>.<label>.png")
+        raise ValueError(f"tar member {name!r} is not <index>.<label>.<{EXTENSION_PATTERN}>")
     return int(match["index"]), int(match["label"])
+
+
+def member_bytes(size: int) -> int:
+    """What a member of ``size`` bytes takes in a shard: its 512-byte tar header and padded data."""
+    return 512 + -(-size // 512) * 512
 
 
 def member_key(shard: str, name: str) -> str:
@@ -73,20 +82,22 @@ def shard_of(key: str) -> str | None:
     return shard if shard.endswith(".tar") else None
 
 
-def write_shard(samples: Iterable[tuple[int, int, bytes]]) -> bytes:
-    """A tar of ``(index, label, png)`` samples, byte-identical for the same input.
+def write_shard(samples: Iterable[tuple[int, int, bytes]], extension: str = "png") -> bytes:
+    """A tar of ``(index, label, bytes)`` samples, byte-identical for the same input.
+
+    ``extension`` says what the samples' bytes are (``png`` for the lab's images), in member names.
 
     Fixed owner, mode and mtime make the bytes (and so the ETag) a function of the samples only,
     which is what lets a re-run of the seeder skip shards that are already there.
     """
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-        for index, label, png in samples:
-            info = tarfile.TarInfo(member_name(index, label))
-            info.size = len(png)
+        for index, label, body in samples:
+            info = tarfile.TarInfo(member_name(index, label, extension))
+            info.size = len(body)
             info.mode = 0o644
             info.mtime = 0
-            tar.addfile(info, io.BytesIO(png))
+            tar.addfile(info, io.BytesIO(body))
     return out.getvalue()
 
 

@@ -15,11 +15,13 @@ import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar, Protocol
 
 from tqdm import tqdm
 
 from labcore.errors import ConfigError, DataError
 from labcore.idx import IdxArray, read_idx
+from labcore.png import encode_png
 
 # IDX base names per split; the files may carry a .gz suffix.
 SPLIT_FILES = {
@@ -52,9 +54,31 @@ CLASSES = {
 }  # fmt: skip
 
 
+class SeedSplit(Protocol):
+    """What the seeder reads of one split: its samples' labels and encoded bytes, by index."""
+
+    name: str
+    extension: ClassVar[str]  # of the objects' keys (labcore.layout.EXTENSIONS)
+    content_type: ClassVar[str]
+
+    @property
+    def object_size(self) -> int | None:
+        """Bytes of every object, where all have one size; ``None`` where they vary."""
+
+    def __len__(self) -> int: ...
+
+    def label(self, index: int) -> int: ...
+
+    def encoded(self, index: int) -> tuple[int, bytes]: ...
+
+
 @dataclass(frozen=True)
 class Split:
     """One split of an image-classification dataset: images and their labels."""
+
+    extension: ClassVar[str] = "png"
+    content_type: ClassVar[str] = "image/png"
+    object_size: ClassVar[None] = None  # PNGs vary with their pixels
 
     name: str
     images: IdxArray
@@ -78,6 +102,15 @@ class Split:
     def __iter__(self) -> Iterator[tuple[int, bytes]]:
         for i in range(len(self)):
             yield self.sample(i)
+
+    def label(self, index: int) -> int:
+        """The label of sample ``index``."""
+        return self.labels.data[index]
+
+    def encoded(self, index: int) -> tuple[int, bytes]:
+        """``(label, png)`` of sample ``index``: the object the seeder uploads."""
+        label, pixels = self.sample(index)
+        return label, encode_png(pixels, self.rows, self.cols)
 
 
 def _find(directory: Path, base: str) -> Path:

@@ -22,11 +22,12 @@ from minio.deleteobjects import DeleteObject
 
 from labcore.cli import run
 from labcore.clients import check_access, minio_client, sdk_endpoint, store_errors
-from labcore.errors import DataError, StoreError
+from labcore.errors import ConfigError, DataError, StoreError
 from labcore.layout import sample_key, split_prefix
 from labcore.png import encode_png
 from labcore.settings import MINIO_VARS, Settings, load_settings, read_environment
 from labcore.sources import MNIST_MIRRORS, Split, fetch_mnist, load_split
+from labcore.synthetic import parse_synthetic
 from seeder.mc import Unmeasured, mirror
 from seeder.snowball import batch_objects
 from seeder.upload import ensure_bucket, existing_etags, md5_hex, seed
@@ -278,6 +279,11 @@ def _main(argv: list[str]) -> int:
 
     client = minio_client(settings, pool_size=settings.seed_workers)
     check_access(client, settings)
+    if parse_synthetic(settings.seed_source) is not None:
+        raise ConfigError(
+            f"SEED_SOURCE={settings.seed_source!r}: the seed bench times PNG encoding and upload of an IDX "
+            "dataset (mnist or a directory); a synthetic source is for make bench at other object sizes"
+        )
     if settings.seed_source == "mnist":
         source = fetch_mnist(settings.mnist_cache_dir, mirrors=settings.mnist_mirrors or MNIST_MIRRORS)
     else:

@@ -13,7 +13,10 @@ from labcore.dataset_record import write_dataset_record
 from labcore.layout import SPLITS
 from labcore.settings import MINIO_VARS, SEED_FORMATS, SEED_UPLOADS, load_settings
 from labcore.shards import shards_prefix
-from labcore.sources import MNIST_MIRRORS, dataset_name, fetch_mnist, load_split
+from labcore.sources import MNIST_MIRRORS, SeedSplit, dataset_name, fetch_mnist, load_split
+from labcore.synthetic import EXAMPLE as SYNTHETIC_EXAMPLE
+from labcore.synthetic import FORM as SYNTHETIC_FORM
+from labcore.synthetic import SyntheticSplit, parse_synthetic
 from seeder.upload import ensure_bucket, seed, seed_shards
 
 
@@ -23,7 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m seeder",
         description=(
             "Upload MNIST to MinIO as one lossless PNG per sample, at "
-            "s3://$BUCKET/$DATA_PREFIX/<split>/<label>/<index>.png. Re-runs upload only what is "
+            "s3://$BUCKET/$DATA_PREFIX/<split>/<label>/<index>.png (or a synthetic dataset of a chosen "
+            "object size, as <index>.bin). Re-runs upload only what is "
             "missing or different. Connection settings come from .env and the environment "
             "(MINIO_ENDPOINT, MINIO_ROOT_USER, MINIO_ROOT_PASSWORD, MINIO_SECURE)."
         ),
@@ -31,13 +35,16 @@ def build_parser() -> argparse.ArgumentParser:
             "examples:\n"
             "  python -m seeder                      # MNIST from the public mirrors\n"
             "  python -m seeder --source /usr/share/datasets/fashion-mnist --limit 1000\n"
+            "  python -m seeder --source synthetic:2000:128KB --prefix synth-128k\n"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--source",
-        metavar="mnist|PATH",
-        help="'mnist' downloads and verifies MNIST; PATH is a directory of IDX files, raw or .gz "
+        metavar="mnist|PATH|synthetic:...",
+        help="'mnist' downloads and verifies MNIST; PATH is a directory of IDX files, raw or .gz; "
+        f"'{SYNTHETIC_FORM}' (e.g. {SYNTHETIC_EXAMPLE}) makes <count> objects of <size> random bytes "
+        "each, as .bin, for the bench at other object sizes (test gets a sixth as many) "
         "[env SEED_SOURCE, default mnist]",
     )
     parser.add_argument(
@@ -78,7 +85,16 @@ def build_parser() -> argparse.ArgumentParser:
         "objects that MinIO extracts into the same objects (MinIO only) [env SEED_UPLOAD, default put]",
     )
     parser.add_argument(
-        "--shard-size", type=int, metavar="N", help="samples per tar shard [env SHARD_SIZE, default 1000]"
+        "--shard-size",
+        type=int,
+        metavar="N",
+        help="samples per tar shard, at most [env SHARD_SIZE, default 1000]",
+    )
+    parser.add_argument(
+        "--shard-bytes",
+        metavar="SIZE",
+        help="bytes per tar shard, at most: a shard closes at --shard-size samples or SIZE, whichever "
+        "comes first (e.g. 64MB; 1 KB = 1,024 bytes) [env SHARD_BYTES, default 64MB]",
     )
     parser.add_argument(
         "--prune",
@@ -103,7 +119,23 @@ FLAG_VARS = {
     "format": "SEED_FORMAT",
     "upload": "SEED_UPLOAD",
     "shard_size": "SHARD_SIZE",
+    "shard_bytes": "SHARD_BYTES",
 }
+
+
+def _load_source(settings, splits: list[str], progress: bool) -> tuple[list[SeedSplit], str]:
+    """The splits to seed and the dataset's name: MNIST downloaded, IDX files, or synthetic."""
+    source = settings.seed_source
+    spec = parse_synthetic(source)
+    if spec is not None:
+        return [SyntheticSplit(spec, name) for name in splits], spec.describe()
+    if source == "mnist":
+        directory = fetch_mnist(
+            settings.mnist_cache_dir, mirrors=settings.mnist_mirrors or MNIST_MIRRORS, progress=progress
+        )
+    else:
+        directory = Path(source)
+    return [load_split(directory, name) for name in splits], dataset_name(source, directory)
 
 
 def _main(argv: list[str] | None = None) -> int:
@@ -118,23 +150,14 @@ def _main(argv: list[str] | None = None) -> int:
             f"python -m seeder: error: --splits takes {' and/or '.join(SPLITS)}, not {args.splits!r}"
         )
     limit, workers, seed_format = settings.seed_limit, settings.seed_workers, settings.seed_format
-    source, bucket, prefix = settings.seed_source, settings.bucket, settings.data_prefix
+    bucket, prefix = settings.bucket, settings.data_prefix
     progress = not args.no_progress
 
     client = minio_client(settings, pool_size=workers)
     # Check the server before any download or decoding: configuration errors come first.
     check_access(client, settings)
 
-    if source == "mnist":
-        directory = fetch_mnist(
-            settings.mnist_cache_dir,
-            mirrors=settings.mnist_mirrors or MNIST_MIRRORS,
-            progress=progress,
-        )
-    else:
-        directory = Path(source)
-    data = [load_split(directory, name) for name in splits]
-    name = dataset_name(source, directory)
+    data, name = _load_source(settings, splits, progress)
 
     common = {"limit": limit, "workers": workers, "prune": args.prune, "progress": progress}
     with store_errors(settings):
@@ -150,7 +173,13 @@ def _main(argv: list[str] | None = None) -> int:
             print(f"{name}: {report.line()}", flush=True)
         if seed_format in ("shards", "both"):
             report = seed_shards(
-                client, bucket, shards_prefix(prefix), data, shard_size=settings.shard_size, **common
+                client,
+                bucket,
+                shards_prefix(prefix),
+                data,
+                shard_size=settings.shard_size,
+                shard_bytes=settings.shard_bytes,
+                **common,
             )
             print(report.line(), flush=True)
     return 0

@@ -19,11 +19,10 @@ from tqdm import tqdm
 
 from labcore.clients import read_json
 from labcore.errors import DataError, StoreError
-from labcore.layout import parse_key, sample_key, split_prefix
+from labcore.layout import index_width, parse_key, sample_key, split_prefix
 from labcore.manifest import parse_manifest
-from labcore.png import encode_png
-from labcore.shards import manifest_key, shard_key, write_shard
-from labcore.sources import Split
+from labcore.shards import manifest_key, member_bytes, shard_key, write_shard
+from labcore.sources import SeedSplit
 from seeder.snowball import batch_objects, batches, check_extracted
 from seeder.snowball import put_tar as snowball_put
 
@@ -124,8 +123,15 @@ def md5_hex(body: bytes) -> str:
     return hashlib.md5(body, usedforsecurity=False).hexdigest()
 
 
-def _take(split: Split, limit: int | None) -> int:
+def _take(split: SeedSplit, limit: int | None) -> int:
     return min(len(split), limit) if limit else len(split)
+
+
+def _per_shard(split: SeedSplit, shard_size: int, shard_bytes: int) -> int:
+    """Samples per shard, as far as known before encoding (the progress bar's total)."""
+    if split.object_size is None:
+        return shard_size
+    return max(1, min(shard_size, shard_bytes // member_bytes(split.object_size)))
 
 
 Item = tuple[str, bytes, str]  # key, body, content type
@@ -270,7 +276,7 @@ def seed(
     client: Minio,
     bucket: str,
     prefix: str,
-    splits: list[Split],
+    splits: list[SeedSplit],
     *,
     limit: int | None = None,
     workers: int = 16,
@@ -279,11 +285,12 @@ def seed(
     upload: str = "put",
     pngs: Mapping[tuple[str, int], bytes] | None = None,
 ) -> SeedReport:
-    """Upload every sample of ``splits`` (the first ``limit`` of each) as one PNG per object.
+    """Upload every sample of ``splits`` (the first ``limit`` of each) as one object per sample.
 
     ``upload`` is ``put`` (one PUT per object) or ``snowball`` (tars MinIO extracts; see
     seeder.snowball). ``pngs`` maps ``(split, index)`` to the sample's PNG, already encoded with
-    :func:`labcore.png.encode_png` (seeder.bench times the upload alone); by default each is encoded here.
+    :func:`labcore.png.encode_png` (seeder.bench times the upload alone); by default each split
+    encodes its samples here (``split.encoded``: a PNG, or a synthetic object's bytes).
     """
     started = time.monotonic()
     report = SeedReport(bucket=bucket, prefix=prefix)
@@ -295,14 +302,14 @@ def seed(
 
     def items() -> Iterator[tuple[str, bytes, str]]:
         for split in splits:
+            width = index_width(len(split))
             for index in range(_take(split, limit)):
-                label, pixels = split.sample(index)
-                png = (
-                    pngs[split.name, index]
-                    if pngs is not None
-                    else encode_png(pixels, split.rows, split.cols)
-                )
-                yield sample_key(prefix, split.name, label, index), png, "image/png"
+                if pngs is not None:
+                    label, body = split.label(index), pngs[split.name, index]
+                else:
+                    label, body = split.encoded(index)
+                key = sample_key(prefix, split.name, label, index, extension=split.extension, width=width)
+                yield key, body, split.content_type
 
     foreign = _other_dataset(present, splits, limit)
     if foreign and not prune:
@@ -331,7 +338,7 @@ def seed(
     return report
 
 
-def _other_dataset(present: Iterable[str], splits: list[Split], limit: int | None) -> list[str]:
+def _other_dataset(present: Iterable[str], splits: list[SeedSplit], limit: int | None) -> list[str]:
     """Keys of samples this source also has, under another label: a different dataset's.
 
     Keys beyond this source's ``limit`` are left alone (a smaller ``--limit`` of the same data).
@@ -347,7 +354,7 @@ def _other_dataset(present: Iterable[str], splits: list[Split], limit: int | Non
         if (
             split is not None
             and parts.index < _take(split, limit)
-            and split.labels.data[parts.index] != parts.label
+            and (parts.extension != split.extension or split.label(parts.index) != parts.label)
         ):
             foreign.append(key)
     return sorted(foreign)
@@ -371,28 +378,43 @@ def _adopted_shards(client: Minio, bucket: str, prefix: str) -> dict[str, dict]:
     }
 
 
-def _shards_of(split: Split, count: int, shard_size: int) -> Iterable[tuple[int, bytes]]:
-    for number, start in enumerate(range(0, count, shard_size)):
-        samples = []
-        for index in range(start, min(start + shard_size, count)):
-            label, pixels = split.sample(index)
-            samples.append((index, label, encode_png(pixels, split.rows, split.cols)))
-        yield number, write_shard(samples)
+def _shards_of(
+    split: SeedSplit, count: int, shard_size: int, shard_bytes: int
+) -> Iterator[list[tuple[int, int, bytes]]]:
+    """The first ``count`` samples as ``(index, label, body)`` runs, one per shard, in order.
+
+    A shard closes at ``shard_size`` samples, or before a sample that would take its members past
+    ``shard_bytes`` (a sample larger than that alone makes a shard of its own).
+    """
+    samples: list[tuple[int, int, bytes]] = []
+    size = 0
+    for index in range(count):
+        label, body = split.encoded(index)
+        if samples and (len(samples) == shard_size or size + member_bytes(len(body)) > shard_bytes):
+            yield samples
+            samples, size = [], 0
+        samples.append((index, label, body))
+        size += member_bytes(len(body))
+    if samples:
+        yield samples
 
 
 def seed_shards(
     client: Minio,
     bucket: str,
     prefix: str,
-    splits: list[Split],
+    splits: list[SeedSplit],
     *,
     shard_size: int = 1000,
+    shard_bytes: int = 64 << 20,
     limit: int | None = None,
     workers: int = 16,
     prune: bool = False,
     progress: bool = True,
 ) -> SeedReport:
-    """Upload ``splits`` as tar shards of ``shard_size`` samples, then the manifest, then prune.
+    """Upload ``splits`` as tar shards, then the manifest, then prune.
+
+    A shard holds ``shard_size`` samples, fewer where they would take it past ``shard_bytes``.
 
     The manifest (shards, sample counts, SHA-256 of each shard) is switched after every shard it
     lists is complete, and shards carry their content in their names (``shard_key``), so a seeder
@@ -405,26 +427,29 @@ def seed_shards(
     present: dict[str, str] = {}
     manifest: dict = {
         "format": "tar",
-        "member": "<index>.<label>.png",
+        "member": f"<index>.<label>.{splits[0].extension if splits else 'png'}",
         "shard_size": shard_size,
+        "shard_bytes": shard_bytes,
         "splits": {},
     }
     for split in splits:
         present.update(existing_etags(client, bucket, split_prefix(prefix, split.name)))
         count = _take(split, limit)
         report.counts[split.name] = count
-        report.objects[split.name] = -(-count // shard_size)
+        report.objects[split.name] = -(-count // _per_shard(split, shard_size, shard_bytes))
         manifest["splits"][split.name] = {"samples": count, "shards": []}
 
     def items() -> Iterator[tuple[str, bytes, str]]:
         for split in splits:
             entries = manifest["splits"][split.name]["shards"]
-            for number, body in _shards_of(split, report.counts[split.name], shard_size):
+            runs = _shards_of(split, report.counts[split.name], shard_size, shard_bytes)
+            for number, samples in enumerate(runs):
+                body = write_shard(samples, split.extension)
                 sha256 = hashlib.sha256(body).hexdigest()
                 key = shard_key(prefix, split.name, number, sha256)
-                samples = min(shard_size, report.counts[split.name] - number * shard_size)
-                entries.append({"key": key, "samples": samples, "sha256": sha256})
+                entries.append({"key": key, "samples": len(samples), "sha256": sha256})
                 yield key, body, "application/x-tar"
+            report.objects[split.name] = len(entries)
 
     total = sum(report.objects.values())
     known = read_checksums(client, bucket, prefix) or _adopted_shards(client, bucket, prefix)

@@ -15,18 +15,27 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 @dataclass(frozen=True)
 class Pass:
-    """One pass: samples delivered, seconds, mean label entropy per batch (bits), peak RSS (MB), CPU."""
+    """One pass: samples delivered, seconds, mean label entropy per batch (bits), peak RSS (MB), CPU.
+
+    ``raw_bytes`` are the bytes of undecoded (``.bin``) samples delivered, and ``distinct`` the
+    distinct keys among the samples: a pass that delivered every key once has ``distinct ==
+    samples``.
+    """
 
     samples: int
     seconds: float
     entropy_bits: float
     peak_rss_mb: float
     cpu: CpuSplit
+    raw_bytes: int = 0
+    distinct: int = 0
 
 
 def label_entropy(labels) -> float:
@@ -170,15 +179,19 @@ def measure_pass(make_loader, max_samples: int | None = None) -> Pass:
     ``max_samples``): rate, label mixing, memory.
     """
     entropies: list[float] = []
-    samples = 0
+    samples = raw_bytes = 0
+    keys: set[str] = set()
     with TreeMonitor() as monitor:
         started = time.perf_counter()
         for batch in make_loader():
             samples += len(batch.keys)
+            keys.update(batch.keys)
+            if getattr(batch.images, "dtype", None) == torch.uint8:
+                raw_bytes += batch.images.numel()
             if len(batch.labels):
                 entropies.append(label_entropy(batch.labels))
             if max_samples and samples >= max_samples:
                 break
         seconds = time.perf_counter() - started
     mean_entropy = sum(entropies) / len(entropies) if entropies else 0.0
-    return Pass(samples, seconds, mean_entropy, monitor.peak, monitor.cpu)
+    return Pass(samples, seconds, mean_entropy, monitor.peak, monitor.cpu, raw_bytes, len(keys))

@@ -128,6 +128,11 @@ def _plan_objects(client, settings: Settings, split: str, *, strict: bool = Fals
                 f"{where} holds two datasets: sample {parsed.index} is both {by_index[parsed.index]} and {key}; "
                 "re-seed one dataset with --prune (make seed ARGS=--prune), or seed each into its own DATA_PREFIX"
             )
+        if parsed.extension != "png":
+            raise DataError(
+                f"{where} holds .{parsed.extension} objects ({key}), not the 28x28 PNGs the trainer trains "
+                "on: a synthetic dataset is for the bench (make bench); point DATA_PREFIX at an MNIST-style one"
+            )
         by_index[parsed.index] = key
         labels[key] = parsed.label
     if bad and strict:

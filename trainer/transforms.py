@@ -38,6 +38,11 @@ def sample_label(key: str) -> int:
     return parse_key(key).label
 
 
+def is_raw(key: str) -> bool:
+    """Whether a sample's bytes go on undecoded: ``.bin`` objects and members (synthetic datasets)."""
+    return key.endswith(".bin")
+
+
 def decode_sample(
     key: str, data: bytes, *, label: int | None = None, index: int = UNLISTED, keep_raw: bool = False
 ) -> Sample:
@@ -48,6 +53,10 @@ def decode_sample(
     that is not a sample (outside the layout, empty, not a PNG, not 28x28 grayscale) comes back
     with no image and ``problem`` saying why: data problems are counted and skipped, not fatal
     (``--strict`` makes them so). ``keep_raw`` keeps the bytes in the sample.
+
+    A ``.bin`` object (a synthetic dataset, :mod:`labcore.synthetic`) is not decoded: its
+    ``image`` is its bytes as a 1-D ``uint8`` tensor, which the bench counts. Which decode applies
+    is the key's to say, so no loader needs a mode for it; the trainer never plans such keys.
     """
     worker = worker_id()
     raw = data if keep_raw else None
@@ -56,6 +65,10 @@ def decode_sample(
             label = sample_label(key)
         except ValueError:
             return Sample(None, -1, key, worker, OUTSIDE_LAYOUT, index, raw)
+    if is_raw(key):
+        return Sample(
+            torch.frombuffer(bytearray(data), dtype=torch.uint8), label, key, worker, "", index, raw
+        )
     pixels, problem = _pixels(data)
     if pixels is None:
         return Sample(None, label, key, worker, problem, index, raw)
@@ -80,10 +93,17 @@ def _pixels(data: bytes) -> tuple[np.ndarray | None, str]:
 
 
 def collate_samples(batch: list[Sample]) -> Batch:
-    """One :class:`~trainer.sample.Batch`: usable samples stacked, the rest listed."""
+    """One :class:`~trainer.sample.Batch`: usable samples stacked, the rest listed.
+
+    Undecoded samples (``.bin``) may differ in length: their bytes are joined end to end into one
+    1-D ``uint8`` tensor, whose length is the bytes the batch carried.
+    """
     good = [s for s in batch if s.usable]
     bad = [s for s in batch if not s.usable]
-    images = torch.stack([s.image for s in good]) if good else torch.empty(0, 1, *SHAPE)
+    if good and good[0].image.dtype == torch.uint8:
+        images = torch.cat([s.image for s in good])
+    else:
+        images = torch.stack([s.image for s in good]) if good else torch.empty(0, 1, *SHAPE)
     labels = torch.tensor([s.label for s in good], dtype=torch.long)
     keys = [s.key for s in good] + [s.key for s in bad]
     workers = torch.tensor([s.worker for s in good] + [s.worker for s in bad], dtype=torch.long)

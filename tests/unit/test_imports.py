@@ -164,3 +164,16 @@ def test_the_reader_sees_function_local_relative_and_submodule_imports(tmp_path)
         "labcore.a (line 2) -> labcore.sub.b (line 1) -> labcore.sub.c (line 1) -> labcore.d (line 1) "
         "-> labcore.a; the knot ties 4 modules: labcore.a, labcore.d, labcore.sub.b, labcore.sub.c"
     ]
+
+
+def test_the_seeder_imports_nothing_its_image_lacks():
+    """The seeder's image installs locks/seeder.txt (no NumPy, no torch): its command line, and the
+    settings and synthetic datasets it shares with the trainer, must import without them."""
+    import subprocess
+    import sys
+
+    probe = "import sys, seeder.cli; print(sorted({'numpy', 'torch'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout
+    lock = (Path(__file__).parents[2] / "locks" / "seeder.txt").read_text()
+    assert "numpy==" not in lock and "torch==" not in lock

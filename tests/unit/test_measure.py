@@ -10,6 +10,7 @@ import pytest
 
 from trainer.measure import TreeMonitor, label_entropy, measure_pass, tree_rss_mb
 from trainer.sample import Batch
+from trainer.transforms import collate_samples, decode_sample
 
 
 def test_label_entropy():
@@ -68,3 +69,10 @@ def test_cpu_of_workers_is_counted_after_they_exit():
     shares = monitor.cpu.shares()
     assert 0 <= shares["idle"] <= 1 and shares["workers"] > 0
     assert "workers" in monitor.cpu.line()
+
+
+def test_a_pass_counts_raw_bytes_and_distinct_keys():
+    samples = [decode_sample(f"s/train/1/{i:05d}.bin", bytes(100 + i)) for i in range(6)]
+    batches = [collate_samples(samples[:4]), collate_samples(samples[4:] + samples[:1])]
+    done = measure_pass(lambda: iter(batches))
+    assert (done.samples, done.distinct, done.raw_bytes) == (7, 6, sum(100 + i for i in range(6)) + 100)

@@ -96,3 +96,14 @@ def test_planning_parses_each_key_once_and_keeps_its_label():
     assert plan.labels == {"mnist/train/3/00001.png": 3, "mnist/train/8/00002.png": 8}, (
         "outside: not labelled"
     )
+
+
+def test_bin_objects_go_on_undecoded_and_a_batch_joins_their_bytes():
+    """Synthetic datasets (.bin) are read, not decoded: the bench measures loading alone."""
+    first = decode_sample("synth/train/12/00000.bin", b"\x01\x02\x03")
+    member = decode_sample("synth-shards/train/shard-000000-0123456789ab.tar/00001.999.bin", b"\xff" * 5)
+    assert first.usable and first.label == 12 and first.image.dtype == torch.uint8
+    assert first.image.tolist() == [1, 2, 3] and member.label == 999
+    batch = collate_samples([first, member])
+    assert batch.images.tolist() == [1, 2, 3] + [255] * 5 and batch.labels.tolist() == [12, 999]
+    assert batch.problems == []

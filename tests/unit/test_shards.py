@@ -50,6 +50,18 @@ def test_layout_names():
         parse_member("00042.png")
 
 
+def test_members_of_other_datasets_carry_their_extension_and_labels_to_999():
+    assert member_name(42, 999, "bin") == "00042.999.bin"
+    assert parse_member("shard-000001-0123456789ab.tar/1281166.999.jpg") == (1281166, 999)
+    for name in ("00042.1000.png", "00042.07.png", "00042.7.gif"):
+        with pytest.raises(ValueError):
+            parse_member(name)
+    with pytest.raises(ValueError):
+        member_name(1, 1, "gif")
+    body = write_shard([(0, 3, b"\x00" * 700)], "bin")
+    assert list(iter_shard(OneWay(body))) == [("00000.3.bin", b"\x00" * 700)]
+
+
 def test_shards_are_byte_identical_for_the_same_samples():
     items = samples(30)
     assert write_shard(items) == write_shard(items)

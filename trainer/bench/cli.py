@@ -20,8 +20,8 @@ from trainer.bench.loaders import (
     Plan,
     default_loaders,
     list_bench_split,
-    parse_loader,
     run_loaders,
+    unknown_loaders,
 )
 from trainer.bench.training import train_runs
 
@@ -54,13 +54,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--split", choices=("train", "test"), default="train", help="split to read (default train)"
     )
     parser.add_argument(
-        "--ceiling-seconds",
-        type=float,
-        default=5.0,
-        metavar="S",
-        help="seconds of wrk per connection count (1, 4, 16, 64) for the ceiling; 0 skips it (default 5)",
-    )
-    parser.add_argument(
         "--train",
         default=",".join(LOADERS),
         metavar="LIST",
@@ -73,9 +66,24 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="seeds for the accuracy and mixing comparison of the default loader with map (default 3)",
     )
+    add_output_arguments(parser, ceiling_seconds=5.0, ceiling_for="for the ceiling")
+    return parser
+
+
+def add_output_arguments(
+    parser: argparse.ArgumentParser, *, ceiling_seconds: float, ceiling_for: str
+) -> None:
+    """The flags both benches take: the ceiling probe's length, the output folder, the env file."""
+    parser.add_argument(
+        "--ceiling-seconds",
+        type=float,
+        default=ceiling_seconds,
+        metavar="S",
+        help=f"seconds of wrk per connection count (1, 4, 16, 64) {ceiling_for}; 0 skips it "
+        f"(default {ceiling_seconds:g})",
+    )
     parser.add_argument("--out", default="results", help="local output folder (default results/)")
     parser.add_argument("--env-file", metavar="FILE", help="read settings from FILE instead of ./.env")
-    return parser
 
 
 def _fail(message: str) -> SystemExit:
@@ -87,12 +95,7 @@ def _parse(argv: list[str]):
     settings = load_settings(args.env_file, require=MINIO_VARS + S3_VARS)
     given = args.loaders.split(",") if args.loaders else default_loaders(settings.read_ahead)
     loaders = [x.strip() for x in given if x.strip()]
-    unknown = []
-    for spec in loaders:
-        try:
-            parse_loader(spec)
-        except ValueError:
-            unknown.append(spec)
+    unknown = unknown_loaders(loaders)
     if unknown:
         raise _fail(f"unknown loaders {unknown} (e.g. s3iter, s3iter@8)")
     try:

@@ -43,6 +43,17 @@ def parse_loader(spec: str) -> tuple[str, int]:
     return kind, max(1, int(ahead or 1))
 
 
+def unknown_loaders(specs: list[str]) -> list[str]:
+    """The specs among ``specs`` that :func:`parse_loader` refuses."""
+    unknown = []
+    for spec in specs:
+        try:
+            parse_loader(spec)
+        except ValueError:
+            unknown.append(spec)
+    return unknown
+
+
 # Loaders that GET one object per sample, with or without read-ahead.
 PER_OBJECT = ("manual", "s3iter", "s3prefix", "map")
 
@@ -63,6 +74,9 @@ class Result:
     peak_rss_mb: float = 0.0
     # Shares of the machine's CPU during the last pass: main, workers, server and others, idle.
     cpu: dict = field(default_factory=dict)
+    # Of the last pass: the distinct keys delivered, and the bytes of undecoded (.bin) samples.
+    distinct: int = 0
+    raw_bytes: int = 0
 
     @property
     def rates(self) -> list[float]:
@@ -75,12 +89,13 @@ class Result:
             **asdict(self),
             "samples_per_s_min": min(rates),
             "samples_per_s_median": statistics.median(rates),
-            "mb_per_s_median": self.megabytes / median_seconds,
+            # Undecoded samples count their own bytes (shards' tar headers are not payload).
+            "mb_per_s_median": (self.raw_bytes / 1e6 if self.raw_bytes else self.megabytes) / median_seconds,
         }
 
 
-class LocalPngs:
-    """The same decode over PNG files on local disk, as a map-style dataset (``index``: ``i``)."""
+class LocalObjects:
+    """The same decode over the objects copied to local disk, as a map-style dataset (``index``: ``i``)."""
 
     def __init__(self, root: Path, keys: list[str]):
         self.root = root
@@ -118,8 +133,11 @@ def loader_factory(
     batch_size: int = 256,
     shard_keys: list[str] | None = None,
     read_ahead: int = 1,
+    keys: list[str] | None = None,
 ):
     """A function that gives a fresh DataLoader of ``kind`` as it trains, minus the shuffle buffer.
+
+    ``keys`` (the bench's listing) spares ``s3iter`` a listing of its own.
 
     Each loader streams in its training order (s3iter a permutation, s3prefix the listing, map
     shuffled indices, manual and shards shuffled keys) with no buffer, so every loader pays the same
@@ -138,6 +156,7 @@ def loader_factory(
         seed=0,
         shard_keys=shard_keys,
         read_ahead=read_ahead,
+        keys=keys,
     )
     return lambda: built.epoch(1)
 
@@ -147,7 +166,7 @@ def _local_loader(root: Path, keys: list[str], batch_size: int, workers: int):
 
     from trainer.transforms import collate_samples
 
-    dataset = LocalPngs(root, keys)
+    dataset = LocalObjects(root, keys)
     return lambda: DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=collate_samples)
 
 
@@ -211,7 +230,7 @@ def run_loaders(
     with tempfile.TemporaryDirectory(prefix="lab-bench-") as tmp:
         root = Path(tmp)
         if "local" in loaders:
-            log(f"bench: copying {len(data.sizes)} PNGs to local disk for the baseline")
+            log(f"bench: copying {len(data.sizes)} objects to local disk for the baseline")
             with store_errors(settings, "s3"):
                 _download(client, settings, data.keys, root)
         for loader in loaders:
@@ -235,6 +254,7 @@ def _run_one(
     samples = 0
     peak = entropy = 0.0
     cpu: dict = {}
+    distinct = raw_bytes = 0
     for _ in range(plan.repeats):
         if loader == "local":
             make = _local_loader(root, data.keys, plan.batch_size, workers)
@@ -248,6 +268,7 @@ def _run_one(
                 batch_size=plan.batch_size,
                 shard_keys=data.shard_keys,
                 read_ahead=ahead,
+                keys=data.keys,
             )
         before = gets() if gets else 0
         done = measure_pass(make, plan.max_samples)
@@ -256,6 +277,7 @@ def _run_one(
         samples, entropy = done.samples, done.entropy_bits
         peak = max(peak, done.peak_rss_mb)
         cpu = {k: round(v, 3) for k, v in done.cpu.shares().items()}
+        distinct, raw_bytes = done.distinct, done.raw_bytes
     total_bytes = sum(data.shard_sizes.values()) if loader == "shards" else sum(data.sizes.values())
     fraction = min(1.0, samples / max(len(data.sizes), 1))
     return Result(
@@ -268,4 +290,6 @@ def _run_one(
         round(entropy, 3),
         round(peak, 1),
         cpu,
+        distinct,
+        raw_bytes,
     )

@@ -186,6 +186,13 @@ def chart(rows: list[dict], ceiling: Ceiling | None, path: Path) -> None:
     ax.set_yscale("log")
     ax.set_ylabel("samples/s (median, log scale)")
     ax.set_title("Loader throughput from the object store, no model")
+    save_chart(fig, ax, path)
+
+
+def save_chart(fig, ax, path: Path) -> None:
+    """Legend, layout, a PNG at ``path``, and the figure closed (matplotlib keeps figures otherwise)."""
+    import matplotlib.pyplot as plt
+
     ax.legend(fontsize="small")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

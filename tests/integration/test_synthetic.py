@@ -1,0 +1,102 @@
+"""Synthetic datasets of a chosen object size (issue 23), seeded into a real MinIO server."""
+
+from __future__ import annotations
+
+import json
+
+from labcore.clients import minio_client
+from labcore.layout import parse_key
+from labcore.shards import iter_verified, parse_member
+from labcore.synthetic import SyntheticSpec, SyntheticSplit
+from tests.conftest import assert_one_line_error, run_module
+
+SOURCE = "synthetic:40:16KB:labels=12:seed=5"
+SPEC = SyntheticSpec(40, 16 << 10, labels=12, seed=5)
+
+
+def read(client, bucket: str, key: str) -> tuple[bytes, str]:
+    response = client.get_object(bucket, key)
+    try:
+        return response.read(), response.headers["Content-Type"]
+    finally:
+        response.close()
+        response.release_conn()
+
+
+def test_every_object_is_its_size_its_key_once_and_a_rerun_uploads_nothing(lab_env, lab_settings, tmp_path):
+    # Shards of at most 16 samples or 100 KB: 16 KB objects (16.5 KB in a tar) make shards of 6.
+    args = [
+        "--source",
+        SOURCE,
+        "--format",
+        "both",
+        "--shard-size",
+        "16",
+        "--shard-bytes",
+        "100KB",
+        "--no-progress",
+    ]
+    first = run_module("seeder", args, lab_env, tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "synthetic 40 x 16 KB (12 labels, seed 5): seeded" in first.stdout
+    assert "(train 40, test 7): uploaded 47, skipped 0" in first.stdout
+    client, bucket = minio_client(lab_settings), lab_settings.bucket
+
+    for split in ("train", "test"):
+        expected = SyntheticSplit(SPEC, split)
+        listed = {
+            o.object_name: o.size for o in client.list_objects(bucket, f"mnist/{split}/", recursive=True)
+        }
+        parsed = {key: parse_key(key) for key in listed}
+        assert sorted(p.index for p in parsed.values()) == list(range(len(expected)))
+        assert set(listed.values()) == {16 << 10}
+        for key, parts in parsed.items():
+            body, content_type = read(client, bucket, key)
+            assert (parts.extension, content_type) == ("bin", "application/octet-stream")
+            assert (parts.label, body) == expected.encoded(parts.index), key
+    recorded = json.loads(read(client, bucket, "mnist/checksums.json")[0])["objects"]
+    assert len(recorded) == 47
+
+    # Shards: members named <index>.<label>.bin, the same bytes as the objects.
+    manifest = json.loads(read(client, bucket, "mnist-shards/manifest.json")[0])
+    assert manifest["member"] == "<index>.<label>.bin"
+    shards = manifest["splits"]["train"]["shards"]
+    assert [s["samples"] for s in shards] == [6, 6, 6, 6, 6, 6, 4]
+    assert "(train 40 in 7 shards, test 7 in 2 shards)" in first.stdout
+    train, members = SyntheticSplit(SPEC, "train"), []
+    for shard in shards:
+        response = client.get_object(bucket, shard["key"])
+        try:
+            members += [
+                (parse_member(key), body)
+                for key, body in iter_verified(response, shard["key"], shard["sha256"])
+            ]
+        finally:
+            response.close()
+            response.release_conn()
+    assert [(index, (label, body)) for (index, label), body in members] == [
+        (i, train.encoded(i)) for i in range(40)
+    ]
+
+    again = run_module("seeder", args, lab_env, tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "uploaded 0, skipped 47 already there" in again.stdout
+
+
+def test_a_synthetic_seed_over_another_dataset_needs_prune(seed_bucket, lab_env, tmp_path):
+    seed_bucket({"train": 6, "test": 2}, env=lab_env)
+    result = run_module("seeder", ["--source", SOURCE, "--no-progress"], lab_env, tmp_path)
+    assert_one_line_error(result, 1, r"already holds another dataset .* add --prune")
+
+
+def test_the_trainer_refuses_a_synthetic_dataset_in_one_line(lab_env, tmp_path):
+    seeded = run_module("seeder", ["--source", "synthetic:12:1KB", "--no-progress"], lab_env, tmp_path)
+    assert seeded.returncode == 0, seeded.stderr
+    result = run_module("trainer", ["--epochs", "1", "--no-progress"], lab_env, tmp_path)
+    assert_one_line_error(result, 1, r"holds \.bin objects .*not the 28x28 PNGs .*make bench")
+
+
+def test_a_malformed_source_is_one_line_before_any_upload(lab_env, lab_settings, tmp_path):
+    result = run_module("seeder", ["--source", "synthetic:40:16 furlongs"], lab_env, tmp_path)
+    assert_one_line_error(result, 2, r"SEED_SOURCE='synthetic:40:16 furlongs': '16 furlongs' is not a size")
+    assert not minio_client(lab_settings).bucket_exists(lab_settings.bucket)

@@ -1,0 +1,171 @@
+"""The bench at the object sizes of real datasets: every loader, the server's ceiling and local disk
+per object size, on synthetic datasets (:mod:`labcore.synthetic`) that the sweep seeds itself.
+
+A 28x28 PNG (about 300 bytes) is the most request-bound object there is; ImageNet's JPEGs average
+about 110 KB. Each point of the sweep reads one synthetic dataset of one size, raw (``.bin``
+objects are not decoded), through every loader, and checks that the pass delivered every key once
+and exactly ``count x size`` bytes: a throughput figure from a pass that lost or repeated objects
+would mean nothing. The counts are scaled so that every point reads a similar number of bytes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from labcore.clients import store_errors
+from labcore.settings import Settings
+from labcore.shards import shards_prefix
+from labcore.synthetic import SyntheticSpec, SyntheticSplit, format_size
+from seeder.upload import seed, seed_shards
+from trainer.bench.ceiling import measure_ceiling
+from trainer.bench.loaders import PER_OBJECT, Plan, list_bench_split, parse_loader, run_loaders
+
+DEFAULT_SIZES = ("1KB", "16KB", "128KB", "1MB")
+DEFAULT_LOADERS = ("s3iter", "s3iter@8", "manual@8", "map", "shards", "local")
+# Where the sweep's datasets live, one prefix per size: its own, so it may prune them.
+ROOT = "bench-sizes"
+# A batch holds at most this many bytes, so that 1 MB objects do not make 256 MB batches (times
+# the workers' prefetch) on a laptop.
+BATCH_BYTES = 16 << 20
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """What the sweep reads: sizes, bytes per point (with a floor of objects), loaders and how."""
+
+    sizes: tuple[int, ...]
+    bytes_per_point: int = 32 << 20
+    min_objects: int = 256
+    loaders: tuple[str, ...] = DEFAULT_LOADERS
+    workers: int = 4
+    repeats: int = 1
+    batch_size: int = 256
+    ceiling_seconds: float = 3.0
+    ceiling_connections: tuple[int, ...] = (1, 4, 16, 64)
+
+    def count(self, size: int) -> int:
+        """Objects at ``size``: ``bytes_per_point`` of them, and never fewer than ``min_objects``."""
+        return max(self.min_objects, self.bytes_per_point // size)
+
+    def batch(self, size: int) -> int:
+        """Samples per batch at ``size``: ``batch_size``, fewer where a batch would pass BATCH_BYTES."""
+        return max(1, min(self.batch_size, BATCH_BYTES // size))
+
+
+@dataclass
+class Point:
+    """One object size: its dataset, each loader's pass, the server's ceiling and the checks."""
+
+    size: int
+    count: int
+    prefix: str
+    rows: list[dict] = field(default_factory=list)
+    ceiling_gets_per_s: float | None = None
+    # "loader: what went wrong" for each pass that did not deliver every key once, count x size bytes.
+    wrong: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return format_size(self.size)
+
+    def mb_per_s(self, loader: str) -> float | None:
+        row = next((r for r in self.rows if r["loader"] == loader), None)
+        return None if row is None else row["mb_per_s_median"]
+
+    @property
+    def ceiling_mb_per_s(self) -> float | None:
+        return None if not self.ceiling_gets_per_s else self.ceiling_gets_per_s * self.size / 1e6
+
+    def best_per_object(self) -> tuple[str, float] | None:
+        """The per-object loader with the most MB/s at this size, and its MB/s."""
+        rates = [
+            (r["loader"], r["mb_per_s_median"])
+            for r in self.rows
+            if parse_loader(r["loader"])[0] in PER_OBJECT
+        ]
+        return max(rates, key=lambda pair: pair[1], default=None)
+
+    def as_dict(self) -> dict:
+        return {
+            **dataclasses.asdict(self),
+            "label": self.label,
+            "ceiling_mb_per_s": self.ceiling_mb_per_s,
+            "best_per_object": self.best_per_object(),
+        }
+
+
+def seed_point(client, settings: Settings, size: int, count: int, *, shards: bool, log: Callable) -> str:
+    """Seed ``count`` synthetic objects of ``size`` bytes (and their shards) under the size's prefix.
+
+    Idempotent like any seed: a second sweep uploads nothing. The prefix is the sweep's own, so
+    objects of an earlier sweep with another count are pruned, never read.
+    """
+    prefix = f"{ROOT}/{format_size(size).replace(' ', '').lower()}"
+    splits = [SyntheticSplit(SyntheticSpec(count, size), "train")]
+    common = {"workers": settings.seed_workers, "prune": True, "progress": False}
+    with store_errors(settings):
+        report = seed(client, settings.bucket, prefix, splits, **common)
+        log(f"bench sizes: {format_size(size)}: {report.line()}")
+        if shards:
+            sharded = seed_shards(
+                client,
+                settings.bucket,
+                shards_prefix(prefix),
+                splits,
+                shard_bytes=settings.shard_bytes,
+                **common,
+            )
+            log(f"bench sizes: {format_size(size)}: {sharded.line()}")
+    return prefix
+
+
+def check_pass(row: dict, count: int, size: int) -> str:
+    """Why a pass is not every key once with ``count x size`` bytes; empty when it is."""
+    problems = []
+    if row["samples"] != count or row["distinct"] != count:
+        problems.append(f"{row['samples']} samples of {row['distinct']} distinct keys, not {count}")
+    if row["raw_bytes"] != count * size:
+        problems.append(f"{row['raw_bytes']} bytes, not {count * size}")
+    return "; ".join(problems)
+
+
+def run_point(client, settings: Settings, plan: SweepPlan, size: int, gets, log: Callable) -> Point:
+    """Seed one size, run every loader over it, probe the server's ceiling at that size, check."""
+    count = plan.count(size)
+    shards = "shards" in plan.loaders
+    prefix = seed_point(client, settings, size, count, shards=shards, log=log)
+    at_size = dataclasses.replace(settings, data_prefix=prefix)
+    data = list_bench_split(client, at_size, "train", shards=shards)
+    point = Point(size, count, prefix)
+    passes = Plan([plan.workers], plan.repeats, plan.batch(size), max_samples=None)
+    for result in run_loaders(at_size, client, data, list(plan.loaders), passes, gets, log):
+        row = result.row()
+        point.rows.append(row)
+        wrong = check_pass(row, count, size)
+        if wrong:
+            point.wrong.append(f"{row['loader']}: {wrong}")
+    if plan.ceiling_seconds > 0:
+        with store_errors(settings, "s3"):
+            ceiling = measure_ceiling(
+                client,
+                settings.bucket,
+                data.keys,
+                seconds=plan.ceiling_seconds,
+                connections=plan.ceiling_connections,
+                log=log,
+            )
+        point.ceiling_gets_per_s = ceiling.best or None
+    return point
+
+
+def sweep(client, settings: Settings, plan: SweepPlan, gets, log: Callable = print) -> list[Point]:
+    """Every size of ``plan``, smallest first."""
+    points = []
+    for size in sorted(plan.sizes):
+        log(
+            f"bench sizes: {format_size(size)}: {plan.count(size)} objects, loaders {', '.join(plan.loaders)}"
+        )
+        points.append(run_point(client, settings, plan, size, gets, log))
+    return points
