@@ -27,6 +27,9 @@ OLD_ADMIN_NAMES = {"MINIO_ROOT_USER": "MINIO_ACCESS_KEY", "MINIO_ROOT_PASSWORD":
 LOADERS = ("s3iter", "s3prefix", "map", "manual", "shards")
 SEED_FORMATS = ("objects", "shards", "both")
 SEED_UPLOADS = ("put", "snowball")
+# The connector's readers (S3ReaderConstructor): sequential streams an object from its start;
+# range asks for byte ranges as they are read.
+CONNECTOR_READERS = ("sequential", "range")
 S3_VARS = ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -85,6 +88,10 @@ class Settings:
     shuffle_buffer: int = 8192
     # GETs in flight per DataLoader worker for s3iter and manual (1: one at a time, as the connector).
     read_ahead: int = 8
+    # The S3 connector's reader (sequential or range) and its client's part size: the size of the
+    # ranged GETs it splits a large object into.
+    connector_reader: str = "sequential"
+    connector_part_size: int = 8 << 20
     seed: int = 0
     checkpoint_every: int = 500
     resume: bool = False
@@ -169,6 +176,7 @@ def load_settings(
         **_store_settings(get, lambda name: named.get(name, name)),
         **_seed_settings(get),
         **_train_settings(get),
+        **_connector_settings(get),
     }
     users = tuple(named.get(name, name) for name in OLD_ADMIN_NAMES)
     notes = tuple(f"{old} is an old name, kept for now: use {new}" for new, old in named.items())
@@ -287,14 +295,9 @@ def _seed_settings(get: Getter) -> dict[str, object]:
         number = _parse_int(name, get(name), minimum=1)
         if number is not None:
             kwargs[name.lower()] = number
-    shard_bytes = get("SHARD_BYTES")
-    if shard_bytes:
-        try:
-            kwargs["shard_bytes"] = parse_size(shard_bytes)
-        except ValueError as exc:
-            raise ConfigError(f"SHARD_BYTES={shard_bytes!r}: {exc}, e.g. SHARD_BYTES=64MB") from None
-        if kwargs["shard_bytes"] < 1:
-            raise ConfigError(f"SHARD_BYTES={shard_bytes!r} is too small: it must be at least 1 byte")
+    shard_bytes = _parse_size("SHARD_BYTES", get("SHARD_BYTES"), minimum=1, example="64MB")
+    if shard_bytes is not None:
+        kwargs["shard_bytes"] = shard_bytes
     cache = get("MNIST_CACHE_DIR")
     if cache:
         kwargs["mnist_cache_dir"] = cache
@@ -364,6 +367,39 @@ def _train_settings(get: Getter) -> dict[str, object]:
         if not 0 < kwargs["lr"] < 10:  # type: ignore[operator]
             raise ConfigError(f"LR={lr} is out of range: use a learning rate above 0, e.g. LR=0.001")
     return kwargs
+
+
+def _connector_settings(get: Getter) -> dict[str, object]:
+    """How the S3 connector reads objects: its reader and its client's part size."""
+    kwargs: dict[str, object] = {}
+    reader = get("CONNECTOR_READER")
+    if reader:
+        if reader not in CONNECTOR_READERS:
+            raise ConfigError(
+                f"CONNECTOR_READER={reader!r} is not one of {', '.join(CONNECTOR_READERS)}: e.g. "
+                "CONNECTOR_READER=sequential"
+            )
+        kwargs["connector_reader"] = reader
+    # The connector's own bounds: S3's 5 MiB minimum part, its 5 GiB maximum.
+    part_size = _parse_size("CONNECTOR_PART_SIZE", get("CONNECTOR_PART_SIZE"), minimum=5 << 20, example="8MB")
+    if part_size is not None:
+        if part_size > 5 << 30:
+            raise ConfigError(f"CONNECTOR_PART_SIZE={part_size} is too large: at most 5 GiB (5120MB)")
+        kwargs["connector_part_size"] = part_size
+    return kwargs
+
+
+def _parse_size(name: str, value: str | None, *, minimum: int, example: str) -> int | None:
+    """Bytes of a size setting (``64MB``), ``None`` when unset; one line for anything else."""
+    if not value:
+        return None
+    try:
+        size = parse_size(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={value!r}: {exc}, e.g. {name}={example}") from None
+    if size < minimum:
+        raise ConfigError(f"{name}={value!r} is too small: it must be at least {minimum} bytes")
+    return size
 
 
 def _check_host_port(value: str) -> str:

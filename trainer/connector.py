@@ -17,17 +17,23 @@ MAX_ATTEMPTS = 10
 
 
 def connector_args(settings: Settings) -> dict:
-    """``region``, ``endpoint`` and ``s3client_config`` for every connector dataset and checkpoint.
+    """``region``, ``endpoint``, ``s3client_config`` and ``reader_constructor`` for every connector
+    dataset (a checkpoint takes the first three): ``CONNECTOR_READER`` and ``CONNECTOR_PART_SIZE``.
 
     Path-style addressing because the connector defaults to virtual-hosted style
     (``bucket.host``), which a Compose hostname such as ``minio`` cannot resolve.
     """
-    from s3torchconnector import S3ClientConfig
+    from s3torchconnector import S3ClientConfig, S3ReaderConstructor
 
+    reader = {"sequential": S3ReaderConstructor.sequential, "range": S3ReaderConstructor.range_based}
+    config = S3ClientConfig(
+        force_path_style=True, max_attempts=MAX_ATTEMPTS, part_size=settings.connector_part_size
+    )
     return {
         "region": settings.aws_region,
         "endpoint": settings.aws_endpoint_url,
-        "s3client_config": S3ClientConfig(force_path_style=True, max_attempts=MAX_ATTEMPTS),
+        "s3client_config": config,
+        "reader_constructor": reader[settings.connector_reader](),
     }
 
 

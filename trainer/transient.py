@@ -14,6 +14,7 @@ import re
 import time
 from collections.abc import Callable
 
+from s3torchconnector.s3reader import RangedS3Reader
 from s3torchconnectorclient import S3Exception
 
 ATTEMPTS = 4  # the first GET and three more, 1.75 s of backoff in all
@@ -46,17 +47,30 @@ def read_object(reader) -> bytes:
     A retry is a new GET from the reader's own stream factory, read to the end: nothing read
     before the failure is kept, so the bytes are the object's or an error is raised.
     """
-    # The connector's sequential reader makes each GET through this factory (s3torchconnector
-    # 1.5); a reader without one cannot ask again.
-    again = getattr(reader, "_get_stream", None)
+    again = _another_get(reader)
     for attempt in itertools.count():
         try:
-            return reader.read() if attempt == 0 else b"".join(again())
+            return reader.read() if attempt == 0 else again()
         except S3Exception as exc:
             if again is None:
                 raise
             retry_after(exc, attempt + 1)
     raise AssertionError("unreachable")
+
+
+def _another_get(reader) -> Callable[[], bytes] | None:
+    """A function reading the whole object anew with a GET of its own, ``None`` where there is none.
+
+    The connector's readers (s3torchconnector 1.5) make each GET through a stream factory: the
+    sequential one takes no arguments; the range-based one (``CONNECTOR_READER=range``) takes the
+    byte range, so the whole object is asked for from its first byte to its size.
+    """
+    get_stream = getattr(reader, "_get_stream", None)
+    if get_stream is None:
+        return None
+    if isinstance(reader, RangedS3Reader):
+        return lambda: b"".join(get_stream(0, reader._get_size()))
+    return lambda: b"".join(get_stream())
 
 
 def write_object(writer: Callable, uri: str, data: bytes) -> None:

@@ -53,6 +53,14 @@ def write_matrix(out: Path, outcomes: dict[tuple[str, str], dict], extra: dict[s
         for loader in loaders:
             cells = [str((rates[s] or {}).get(loader, "n/a")) for s in stores]
             lines.append(f"| samples/s, {loader}, 2 workers | " + " | ".join(cells) + " |")
+    sizes = {s: extra.get(s, {}).get("sizes") for s in stores}
+    for label in dict.fromkeys(size for found in sizes.values() if found for size in found):
+        for loader in dict.fromkeys(lo for found in sizes.values() if found for lo in found.get(label, {})):
+            cells = []
+            for s in stores:
+                rate = ((sizes[s] or {}).get(label) or {}).get(loader)
+                cells.append("n/a" if rate is None else f"{rate[0]}/s, {rate[1]} MB/s")
+            lines.append(f"| {label} objects, {loader}, 2 workers | " + " | ".join(cells) + " |")
     text = "\n".join(lines) + "\n"
     if notes:
         text += "\n" + "\n".join(f"{i}. {n[2:]}" for i, n in enumerate(notes, 1)) + "\n"

@@ -310,6 +310,34 @@ def test_loader_throughput(store, seeded, samples, request):
     }
 
 
+def test_loaders_at_1_kb_and_128_kb(store, bucket, samples, request):
+    """The object-size sweep's two telling points on this store (``s3iter@8`` and ``shards``, 2
+    workers, one pass each): every key once with all its bytes, objects/s and MB/s in the matrix."""
+    from labcore.clients import minio_client
+    from trainer.bench.sizes import SweepPlan, sweep
+    from trainer.connector import export_credentials
+
+    settings = load_settings(environ=store.env(bucket))
+    export_credentials(settings)
+    # --samples objects of 1 KB (120 in CI, 1,000 under make compat), and a quarter as many of 128 KB.
+    plan = SweepPlan(
+        sizes=(1 << 10, 128 << 10),
+        bytes_per_point=samples << 10,
+        min_objects=max(1, samples // 4),
+        loaders=("s3iter@8", "shards"),
+        workers=2,
+        ceiling_seconds=0,
+    )
+    points = sweep(minio_client(settings), settings, plan, None, lambda *_, **__: None)
+    assert [(p.count, p.wrong) for p in points] == [(samples, []), (max(1, samples // 4), [])]
+    request.config._compat_extra.setdefault(store.name, {})["sizes"] = {
+        p.label: {
+            r["loader"]: [round(r["samples_per_s_median"]), round(r["mb_per_s_median"], 1)] for r in p.rows
+        }
+        for p in points
+    }
+
+
 @pytest.mark.only_stores("seaweedfs")
 def test_a_regrant_with_the_same_secret_leaves_the_trainers_key_alone(store, bucket):
     """A re-seed while a trainer runs must not delete its key, even for a moment; a changed

@@ -34,12 +34,21 @@ def test_a_small_sweep_reads_every_key_once_with_all_its_bytes_at_each_size(lab_
     assert next(out.glob("bench-sizes-*.png")).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| size | objects | s3iter |" in result.stdout and "crossover" in result.stdout
     assert "shards / local disk (MB/s) at 1 KB" in result.stdout
-    # The datasets stay for the next sweep, which uploads nothing again.
-    again = run_module(
-        "trainer.bench.sweep", [*args, "--loaders", "shards", "--ceiling-seconds", "0"], lab_env, tmp_path
-    )
+    # The datasets stay for the next sweep, which uploads nothing again; this one also turns the
+    # connector's knobs at 64 KB, each pass checked like the others.
+    knobs = ["--loaders", "s3iter,shards", "--ceiling-seconds", "0", "--knobs-at", "64KB"]
+    again = run_module("trainer.bench.sweep", [*args, *knobs], lab_env, tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
     assert again.stdout.count("uploaded 0, skipped") == 4
+    report = json.loads(max(out.glob("bench-sizes-*.json")).read_text())
+    turned = report["points"][1]["knobs"]
+    assert {(row["loader"], row["knob"]) for row in turned} == {
+        (loader, knob)
+        for loader in ("s3iter", "shards")
+        for knob in ("range reader", "5 MB parts", "16 MB parts")
+    }
+    assert all(row["distinct"] == 40 and row["raw_bytes"] == 40 * 65536 for row in turned), turned
+    assert report["points"][0]["knobs"] == [] and "connector knobs at 64 KB" in again.stdout
     listed = minio_client(lab_settings).list_objects(lab_settings.bucket, "runs/", recursive=True)
     assert sum(o.object_name.endswith(".png") for o in listed) == 2
 

@@ -159,7 +159,7 @@ def test_the_documented_defaults_are_the_defaults():
         if value == "" or not documented.endswith("`") or "…" in documented:
             continue
         shown = str(value).lower() if isinstance(value, bool) else str(value)
-        if name == "SHARD_BYTES":  # a size, documented as one (64MB)
+        if name in ("SHARD_BYTES", "CONNECTOR_PART_SIZE"):  # sizes, documented as sizes (64MB)
             shown = documented.strip("`") if parse_size(documented.strip("`")) == value else shown
         assert shown == documented.strip("`"), (
             f"{name}: the settings default to {value!r}, the docs say {documented}"

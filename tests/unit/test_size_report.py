@@ -63,4 +63,7 @@ def test_a_pass_is_checked_for_every_key_once_and_every_byte():
 def test_counts_read_a_similar_number_of_bytes_and_batches_stay_under_16_mb():
     plan = SweepPlan(sizes=(1024, 1 << 20), bytes_per_point=32 << 20, min_objects=256)
     assert [plan.count(s) for s in (1024, 16 << 10, 128 << 10, 1 << 20)] == [32768, 2048, 256, 256]
+    # The defaults: 512 MB per size, but never more than 32,768 objects (1 KB ones would be 524,288).
+    plan = SweepPlan(sizes=(1024,))
+    assert [plan.count(s) for s in (1024, 16 << 10, 128 << 10, 1 << 20)] == [32768, 32768, 4096, 512]
     assert [plan.batch(s) for s in (1024, 128 << 10, 1 << 20, 64 << 20)] == [256, 128, 16, 1]

@@ -7,8 +7,10 @@ the failure can come at a chosen moment (MinIO's 499 happens when a node stops m
 from __future__ import annotations
 
 import hashlib
+from types import SimpleNamespace
 
 import pytest
+from s3torchconnector.s3reader import RangedS3Reader
 from s3torchconnector.s3reader.sequential import SequentialS3Reader
 from s3torchconnectorclient import S3Exception
 
@@ -46,6 +48,24 @@ def test_a_dropped_get_is_asked_again_and_only_whole_objects_come_back():
     reader, gets = reader_failing([DROPPED, DROPPED])
     assert transient.read_object(reader) == b"\x89PNG-rest"  # the chunk before the failure is not kept twice
     assert len(gets) == 3
+
+
+def test_a_range_reader_asks_again_for_the_whole_object():
+    """CONNECTOR_READER=range: the connector's range-based reader GETs byte ranges; a dropped one is
+    asked for again from the first byte to the object's size."""
+    body, asked = b"\x89PNG-rest", []
+
+    def stream(start, end):
+        asked.append((start, end))
+        yield body[start : start + 4]
+        if len(asked) == 1:
+            raise DROPPED
+        yield body[start + 4 : end]
+
+    info = SimpleNamespace(size=len(body))
+    reader = RangedS3Reader("lab-data", "mnist/train/3/00001.png", lambda: info, stream, buffer_size=0)
+    assert transient.read_object(reader) == body
+    assert asked == [(0, len(body)), (0, len(body))]
 
 
 def test_the_attempts_are_bounded():

@@ -102,6 +102,33 @@ def table(points: list[Point]) -> str:
     return "\n".join(lines)
 
 
+def knobs_table(points: list[Point]) -> str:
+    """The connector's knobs at the size they were tried: MB/s per loader, defaults first; "" if none."""
+    point = next((p for p in points if p.knobs), None)
+    if point is None:
+        return ""
+    knobs = list(dict.fromkeys(row["knob"] for row in point.knobs))
+    lines = [
+        f"connector knobs at {point.label} (MB/s, and GETs the server counted):",
+        "| loader | defaults (sequential reader, 8 MB parts) | " + " | ".join(knobs) + " |",
+        "|" + " --- |" * (len(knobs) + 2),
+    ]
+
+    def cell(row: dict | None) -> str:
+        if row is None:
+            return "n/a"
+        gets = "" if row["get_requests"] is None else f", {row['get_requests']} GETs"
+        return f"{row['mb_per_s_median']:.1f}{gets}"
+
+    for loader in dict.fromkeys(row["loader"] for row in point.knobs):
+        base = next((r for r in point.rows if r["loader"] == loader), None)
+        turned = [
+            next((r for r in point.knobs if r["loader"] == loader and r["knob"] == k), None) for k in knobs
+        ]
+        lines.append(f"| {loader} | {cell(base)} | " + " | ".join(cell(r) for r in turned) + " |")
+    return "\n".join(lines)
+
+
 def chart(points: list[Point], path: Path, title: str) -> None:
     """MB/s against object size (log-log), one line per loader, the server's ceiling dashed."""
     import matplotlib

@@ -26,6 +26,14 @@ DEFAULT_SIZES = ("1KB", "16KB", "128KB", "1MB")
 DEFAULT_LOADERS = ("s3iter", "s3iter@8", "manual@8", "map", "shards", "local")
 # Where the sweep's datasets live, one prefix per size: its own, so it may prune them.
 ROOT = "bench-sizes"
+# The connector's own knobs, each against its defaults (the sequential reader, 8 MB parts), on the
+# loaders that read through the connector: its range-based reader, and smaller and larger parts.
+KNOBS = {
+    "range reader": {"connector_reader": "range"},
+    "5 MB parts": {"connector_part_size": 5 << 20},
+    "16 MB parts": {"connector_part_size": 16 << 20},
+}
+KNOB_LOADERS = ("s3iter", "map", "shards")
 # A batch holds at most this many bytes, so that 1 MB objects do not make 256 MB batches (times
 # the workers' prefetch) on a laptop.
 BATCH_BYTES = 16 << 20
@@ -36,18 +44,23 @@ class SweepPlan:
     """What the sweep reads: sizes, bytes per point (with a floor of objects), loaders and how."""
 
     sizes: tuple[int, ...]
-    bytes_per_point: int = 32 << 20
+    bytes_per_point: int = 512 << 20
     min_objects: int = 256
+    # Small objects reach their bytes only at hundreds of thousands of objects, minutes per pass
+    # here: their count stops at this many.
+    max_objects: int = 32768
     loaders: tuple[str, ...] = DEFAULT_LOADERS
     workers: int = 4
     repeats: int = 1
     batch_size: int = 256
     ceiling_seconds: float = 3.0
     ceiling_connections: tuple[int, ...] = (1, 4, 16, 64)
+    # The size at which the connector's knobs are tried too (KNOBS); None: not tried.
+    knobs_at: int | None = None
 
     def count(self, size: int) -> int:
-        """Objects at ``size``: ``bytes_per_point`` of them, and never fewer than ``min_objects``."""
-        return max(self.min_objects, self.bytes_per_point // size)
+        """Objects at ``size``: ``bytes_per_point`` of them, within ``min_objects``-``max_objects``."""
+        return max(self.min_objects, min(self.max_objects, self.bytes_per_point // size))
 
     def batch(self, size: int) -> int:
         """Samples per batch at ``size``: ``batch_size``, fewer where a batch would pass BATCH_BYTES."""
@@ -63,6 +76,8 @@ class Point:
     prefix: str
     rows: list[dict] = field(default_factory=list)
     ceiling_gets_per_s: float | None = None
+    # The same passes with one of the connector's knobs changed: the knob's name in each row.
+    knobs: list[dict] = field(default_factory=list)
     # "loader: what went wrong" for each pass that did not deliver every key once, count x size bytes.
     wrong: list[str] = field(default_factory=list)
 
@@ -131,6 +146,14 @@ def check_pass(row: dict, count: int, size: int) -> str:
     return "; ".join(problems)
 
 
+def _checked(point: Point, row: dict) -> dict:
+    """``row``, with what is wrong in it noted on ``point``."""
+    wrong = check_pass(row, point.count, point.size)
+    if wrong:
+        point.wrong.append(f"{row['loader']}{' with ' + row['knob'] if 'knob' in row else ''}: {wrong}")
+    return row
+
+
 def run_point(client, settings: Settings, plan: SweepPlan, size: int, gets, log: Callable) -> Point:
     """Seed one size, run every loader over it, probe the server's ceiling at that size, check."""
     count = plan.count(size)
@@ -141,11 +164,14 @@ def run_point(client, settings: Settings, plan: SweepPlan, size: int, gets, log:
     point = Point(size, count, prefix)
     passes = Plan([plan.workers], plan.repeats, plan.batch(size), max_samples=None)
     for result in run_loaders(at_size, client, data, list(plan.loaders), passes, gets, log):
-        row = result.row()
-        point.rows.append(row)
-        wrong = check_pass(row, count, size)
-        if wrong:
-            point.wrong.append(f"{row['loader']}: {wrong}")
+        point.rows.append(_checked(point, result.row()))
+    if size == plan.knobs_at:
+        loaders = [loader for loader in KNOB_LOADERS if loader in plan.loaders]
+        for knob, changes in KNOBS.items():
+            log(f"bench sizes: {format_size(size)}: {knob}")
+            turned = dataclasses.replace(at_size, **changes)
+            for result in run_loaders(turned, client, data, loaders, passes, gets, log):
+                point.knobs.append(_checked(point, {**result.row(), "knob": knob}))
     if plan.ceiling_seconds > 0:
         with store_errors(settings, "s3"):
             ceiling = measure_ceiling(

@@ -43,17 +43,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--bytes-per-point",
-        default="32MB",
+        default="512MB",
         metavar="SIZE",
-        help="bytes each size reads: its object count is this over the size (default 32MB)",
+        help="bytes each size reads: its object count is this over the size (default 512MB)",
     )
     parser.add_argument(
         "--min-objects", type=int, default=256, metavar="N", help="objects per size, at least (default 256)"
     )
     parser.add_argument(
+        "--max-objects",
+        type=int,
+        default=32768,
+        metavar="N",
+        help="objects per size, at most (default 32768)",
+    )
+    parser.add_argument(
         "--loaders",
         default=",".join(DEFAULT_LOADERS),
         help=f"comma list of loaders, @K for K GETs in flight per worker (default {','.join(DEFAULT_LOADERS)})",
+    )
+    parser.add_argument(
+        "--knobs-at",
+        default="1MB",
+        metavar="SIZE|none",
+        help="the size (one of --sizes) at which s3iter, map and shards also run with the connector's "
+        "range-based reader and with 5 MB and 16 MB parts (default 1MB; none: not)",
     )
     parser.add_argument("--workers", type=int, default=4, metavar="N", help="DataLoader workers (default 4)")
     parser.add_argument(
@@ -87,10 +101,22 @@ def parse_plan(args: argparse.Namespace) -> SweepPlan:
         raise ConfigError(
             "--min-objects and --repeats must be at least 1, --workers and --ceiling-seconds not negative"
         )
+    sizes = _sizes(args.sizes)
+    knobs_at = None
+    if args.knobs_at.strip().lower() != "none":
+        try:
+            knobs_at = parse_size(args.knobs_at)
+        except ValueError as exc:
+            raise ConfigError(f"--knobs-at {args.knobs_at!r}: {exc}") from None
+        # The default names 1 MB; a sweep without that size simply has no knob passes.
+        if knobs_at not in sizes and args.knobs_at != "1MB":
+            raise ConfigError(f"--knobs-at {args.knobs_at!r} is none of --sizes; give one of them, or none")
     return SweepPlan(
-        sizes=_sizes(args.sizes),
+        sizes=sizes,
+        knobs_at=knobs_at,
         bytes_per_point=budget,
         min_objects=args.min_objects,
+        max_objects=max(args.max_objects, args.min_objects),
         loaders=loaders,
         workers=args.workers,
         repeats=args.repeats,
@@ -127,6 +153,10 @@ def _main(argv: list[str]) -> int:
     for ratio in found:
         print(ratio.line())
     print(f"crossover (best per-object loader reaches 80% of shards' MB/s): {crossover}")
+    knobs = size_report.knobs_table(points)
+    if knobs:
+        print()
+        print(knobs)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     json_path, png_path = out / f"bench-sizes-{stamp}.json", out / f"bench-sizes-{stamp}.png"
