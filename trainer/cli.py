@@ -8,6 +8,7 @@ import sys
 from labcore.cli import run, show_current_values
 from labcore.clients import minio_client, store_errors
 from labcore.settings import LOADERS, S3_VARS, Settings, load_settings
+from labcore.shards import shards_prefix
 
 # Every other flag overrides the variable of its name (--batch-size: BATCH_SIZE), so it goes
 # through the same validation in labcore.settings.
@@ -140,6 +141,8 @@ def _train(settings: Settings, world, args) -> int:
         splits = [
             plan_split(client, settings, s, shards=shards, strict=args.strict) for s in ("train", "test")
         ]
+        layout = shards_prefix(settings.data_prefix) if shards else settings.data_prefix
+        splits[0].check_trainable(f"s3://{settings.bucket}/{layout}/")
         return run_id, *splits
 
     # Rank 0 lists, checks and names the run; every rank gets the same answer (or the same error).

@@ -29,6 +29,8 @@ class SplitPlan:
     shards: dict[str, int] = field(default_factory=dict)
     digests: dict[str, str] = field(default_factory=dict)  # shard key -> SHA-256 from the manifest
     labels: dict[str, int] = field(default_factory=dict)  # object key -> label, parsed once here
+    # What the samples' bytes are (labcore.layout.EXTENSIONS): png for the lab's images.
+    extension: str = "png"
 
     @property
     def sharded(self) -> bool:
@@ -44,6 +46,14 @@ class SplitPlan:
 
     def __len__(self) -> int:
         return sum(self.shards.values()) if self.sharded else len(self.keys)
+
+    def check_trainable(self, where: str) -> None:
+        """``DataError`` unless the samples are the 28x28 PNGs the trainer trains on."""
+        if self.extension != "png":
+            raise DataError(
+                f"{where} holds .{self.extension} samples, not the 28x28 PNGs the trainer trains on: a "
+                "synthetic dataset is for the bench (make bench-sizes); point DATA_PREFIX at an MNIST-style one"
+            )
 
     def fingerprint(self) -> str:
         """A short hash of what was listed: a checkpoint records it, a resume must see the same.
@@ -96,7 +106,9 @@ def _plan_shards(client, settings: Settings, split: str) -> SplitPlan:
             f"the shard manifest at {where} counts {entry.samples} {split} samples but its shards hold "
             f"{sum(counts.values())}: re-seed with --format shards --prune"
         )
-    return SplitPlan(split, shards=counts, digests=digests)
+    member = manifest.get("member")
+    extension = member.rsplit(".", 1)[-1] if isinstance(member, str) else "png"
+    return SplitPlan(split, shards=counts, digests=digests, extension=extension)
 
 
 def _plan_objects(client, settings: Settings, split: str, *, strict: bool = False) -> SplitPlan:
@@ -128,11 +140,6 @@ def _plan_objects(client, settings: Settings, split: str, *, strict: bool = Fals
                 f"{where} holds two datasets: sample {parsed.index} is both {by_index[parsed.index]} and {key}; "
                 "re-seed one dataset with --prune (make seed ARGS=--prune), or seed each into its own DATA_PREFIX"
             )
-        if parsed.extension != "png":
-            raise DataError(
-                f"{where} holds .{parsed.extension} objects ({key}), not the 28x28 PNGs the trainer trains "
-                "on: a synthetic dataset is for the bench (make bench); point DATA_PREFIX at an MNIST-style one"
-            )
         by_index[parsed.index] = key
         labels[key] = parsed.label
     if bad and strict:
@@ -147,4 +154,6 @@ def _plan_objects(client, settings: Settings, split: str, *, strict: bool = Fals
             file=sys.stderr,
             flush=True,
         )
-    return SplitPlan(split, keys=keys, labels=labels)
+    # One dataset per prefix (the seeder's rule, and by_index's above): one extension.
+    extension = parse_key(min(labels)).extension if labels else "png"
+    return SplitPlan(split, keys=keys, labels=labels, extension=extension)

@@ -90,10 +90,18 @@ def test_a_synthetic_seed_over_another_dataset_needs_prune(seed_bucket, lab_env,
 
 
 def test_the_trainer_refuses_a_synthetic_dataset_in_one_line(lab_env, tmp_path):
-    seeded = run_module("seeder", ["--source", "synthetic:12:1KB", "--no-progress"], lab_env, tmp_path)
+    seeded = run_module(
+        "seeder", ["--source", "synthetic:12:1KB", "--format", "both", "--no-progress"], lab_env, tmp_path
+    )
     assert seeded.returncode == 0, seeded.stderr
-    result = run_module("trainer", ["--epochs", "1", "--no-progress"], lab_env, tmp_path)
-    assert_one_line_error(result, 1, r"holds \.bin objects .*not the 28x28 PNGs .*make bench")
+    bucket = lab_env["BUCKET"]
+    for loader, where in (("s3iter", "mnist"), ("shards", "mnist-shards")):
+        result = run_module(
+            "trainer", ["--epochs", "1", "--loader", loader, "--no-progress"], lab_env, tmp_path
+        )
+        assert_one_line_error(
+            result, 1, rf"s3://{bucket}/{where}/ holds \.bin samples, not the 28x28 PNGs .*make bench-sizes"
+        )
 
 
 def test_a_malformed_source_is_one_line_before_any_upload(lab_env, lab_settings, tmp_path):
