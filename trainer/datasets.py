@@ -27,7 +27,6 @@ import random
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
@@ -39,7 +38,7 @@ from labcore.shards import iter_verified, shard_of
 from trainer.connector import connector_args
 from trainer.distributed import position
 from trainer.sample import Sample
-from trainer.stages import SameEveryEpoch, Stage
+from trainer.stages import LeftOut, SameEveryEpoch, Stage
 from trainer.trained_set import Listing
 from trainer.transforms import DecodePng, ReadObject, collate_samples, decode_sample
 from trainer.transient import ResumingStream, read_object
@@ -47,8 +46,6 @@ from trainer.transient import ResumingStream, read_object
 # Bumped when a loader's sample order for the same settings changes: a checkpoint written under
 # another order cannot be resumed (its delivered-but-untrained batches would differ).
 ORDER_VERSION = 2
-
-T = TypeVar("T")
 
 
 def s3_uri(settings: Settings, split: str) -> str:
@@ -61,13 +58,6 @@ def epoch_order(items: list[str], seed: int, epoch: int) -> list[str]:
     order = sorted(items)
     random.Random(f"order:{seed}:{epoch}").shuffle(order)
     return order
-
-
-def without(keys: list[T], left_out: tuple[int, frozenset[T]], epoch: int) -> list[T]:
-    """``keys`` (or a map dataset's indices) less those ``left_out`` holds for ``epoch`` (trained
-    before an elastic resume), in order."""
-    when, gone = left_out
-    return [k for k in keys if k not in gone] if when == epoch and gone else keys
 
 
 def shard(items: Iterator, rank: int, world: int) -> Iterator:
@@ -103,11 +93,12 @@ class ManualPrefixDataset(Stage):
         self.rank, self.world = here.rank, here.world
         self.shuffle = shuffle
         self.seed = seed
-        self.left_out: tuple[int, frozenset[str]] = (0, frozenset())
+        self.left_out: LeftOut[str] = LeftOut()
 
-    def leave_out(self, epoch: int, keys: frozenset[str]) -> bool:
-        self.left_out = (epoch, keys)
-        return True
+    can_leave_out = True
+
+    def leave_out(self, left_out: LeftOut[str]) -> None:
+        self.left_out = left_out
 
     def __iter__(self) -> Iterator[tuple[str, bytes]]:
         from trainer.readahead import read_ahead
@@ -128,7 +119,7 @@ class ManualPrefixDataset(Stage):
             keys = [o.object_name for o in client.list_objects(bucket, prefix=self.prefix, recursive=True)]
             if self.shuffle:
                 keys = epoch_order(keys, self.seed, self.epoch)
-            keys = without(keys, self.left_out, self.epoch)
+            keys = self.left_out.apply(keys, self.epoch)
             # read_ahead GETs in flight (trainer/readahead.py); 1: one at a time, the seed's design.
             yield from read_ahead(shard(iter(keys), self.rank, self.world), fetch, self.read_ahead)
 
@@ -179,20 +170,20 @@ class ShardSamples(Stage):
             PermutedObjects(settings, shard_keys, seed=seed, transform=transform, shuffle=shuffle)
         )
         self.samples = dict(samples or {})  # shard key -> members, the manifest's count
-        self.left_out: tuple[int, frozenset[str]] = (0, frozenset())
+        self.left_out: LeftOut[str] = LeftOut()
 
-    def leave_out(self, epoch: int, keys: frozenset[str]) -> bool:
-        """Deal epoch ``epoch`` without the shard samples ``keys``: a shard all of whose members
-        are among them is not dealt at all; the others are, and skip those members as they stream."""
-        done = Counter(shard_of(key) for key in keys)
+    can_leave_out = True
+
+    def leave_out(self, left_out: LeftOut[str]) -> None:
+        """Deal the epoch without these shard samples: a shard all of whose members are among them
+        is not dealt at all; the others are, and skip those members as they stream."""
+        done = Counter(shard_of(key) for key in left_out.items)
         whole = frozenset(shard for shard, n in done.items() if n == self.samples.get(shard))
-        self.source.leave_out(epoch, whole)
-        self.left_out = (epoch, keys)
-        return True
+        self.source.leave_out(LeftOut(left_out.epoch, whole))
+        self.left_out = left_out
 
     def __iter__(self) -> Iterator[tuple[str, bytes]]:
-        when, gone = self.left_out
-        skip = gone if when == self.epoch else frozenset()
+        skip = self.left_out.during(self.epoch)
         # A damaged shard loses samples; exactly-once cannot hold, so it stops the run, clearly.
         # A skipped member is still read: each shard is checked against its SHA-256 as a whole.
         for members in self.source:
@@ -209,7 +200,7 @@ class EpochOrder:
 
     def __init__(self, bucket: str, keys: list[str], seed: int, epoch, *, shuffle: bool = True):
         self.bucket, self.keys, self.seed, self.epoch, self.shuffle = bucket, keys, seed, epoch, shuffle
-        self.left_out: tuple[int, frozenset[str]] = (0, frozenset())  # (epoch, keys dealt without)
+        self.left_out: LeftOut[str] = LeftOut()
         # This process's epoch, its order, and (made when first asked) the positions in it.
         self._epoch: int | None = None
         self._order: list[str] = []
@@ -220,7 +211,7 @@ class EpochOrder:
         if epoch != self._epoch:
             self._epoch, self._positions = epoch, None
             order = epoch_order(self.keys, self.seed, epoch) if self.shuffle else self.keys
-            self._order = without(order, self.left_out, epoch)
+            self._order = self.left_out.apply(order, epoch)
         return self._order
 
     def __iter__(self) -> Iterator[str]:
@@ -268,9 +259,10 @@ class PermutedObjects(Stage):
             **connector_args(settings),
         )
 
-    def leave_out(self, epoch: int, keys: frozenset[str]) -> bool:
-        self._epoch_order.left_out = (epoch, keys)
-        return True
+    can_leave_out = True
+
+    def leave_out(self, left_out: LeftOut[str]) -> None:
+        self._epoch_order.left_out = left_out
 
     def __iter__(self):
         return iter(self._dataset)
@@ -323,14 +315,14 @@ class RankSampler(Sampler[int]):
         here = position()
         self.size, self.rank, self.world = size, here.rank, here.world
         self.shuffle, self.seed, self.epoch = shuffle, seed, 0
-        self.left_out: tuple[int, frozenset[int]] = (0, frozenset())  # (epoch, indices dealt without)
+        self.left_out: LeftOut[int] = LeftOut()
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def leave_out(self, epoch: int, indices: frozenset[int]) -> bool:
-        self.left_out = (epoch, indices)
-        return True
+    def leave_out(self, left_out: LeftOut[int]) -> None:
+        """Deal ``left_out.epoch`` without these indices."""
+        self.left_out = left_out
 
     def _order(self) -> list[int]:
         if self.shuffle:
@@ -338,14 +330,13 @@ class RankSampler(Sampler[int]):
             order = torch.randperm(self.size, generator=generator).tolist()
         else:
             order = list(range(self.size))
-        return without(order, self.left_out, self.epoch)
+        return self.left_out.apply(order, self.epoch)
 
     def __iter__(self) -> Iterator[int]:
         return iter(self._order()[self.rank :: self.world])
 
     def __len__(self) -> int:
-        when, gone = self.left_out
-        size = self.size - len(gone) if when == self.epoch else self.size
+        size = self.size - len(self.left_out.during(self.epoch))
         return len(range(self.rank, size, self.world))
 
 
@@ -420,16 +411,21 @@ class Loader:
 
     @property
     def elastic(self) -> bool:
-        """Whether this loader can deal an epoch without some of its samples (:meth:`leave_out`)."""
-        return self.leave_out(0, frozenset())  # epoch 0 is never dealt: asking changes nothing
-
-    def leave_out(self, epoch: int, keys: frozenset[str]) -> bool:
-        """Deal epoch ``epoch`` without ``keys`` (trained before an elastic resume), before the
-        first pass; ``False`` when this loader cannot (``s3prefix``, evaluation)."""
+        """Whether this loader can deal an epoch without some of its samples (:meth:`leave_out`):
+        not ``s3prefix``, which streams the connector's listing, nor evaluation."""
         if self.sampler is not None:
-            listing = getattr(self.dataset, "listing", None)
-            return listing is not None and self.sampler.leave_out(epoch, listing.positions(keys))
-        return self.dataset.leave_out(epoch, keys)
+            return getattr(self.dataset, "listing", None) is not None
+        return self.dataset.can_leave_out
+
+    def leave_out(self, epoch: int, keys: frozenset[str]) -> None:
+        """Deal epoch ``epoch`` without ``keys`` (trained before an elastic resume), before the
+        first pass; only for a loader that is :attr:`elastic` (``TypeError`` otherwise)."""
+        if not self.elastic:
+            raise TypeError("this loader cannot deal an epoch without some of its samples")
+        if self.sampler is not None:
+            self.sampler.leave_out(LeftOut(epoch, self.dataset.listing.positions(keys)))
+        else:
+            self.dataset.leave_out(LeftOut(epoch, keys))
 
     def epoch(self, epoch: int) -> DataLoader:
         """The DataLoader for epoch ``epoch``: the same one every epoch, its workers kept alive.

@@ -14,10 +14,32 @@ read the epoch the main process set from there at the start of every pass.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from multiprocessing import RawValue
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from torch.utils.data import IterableDataset
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class LeftOut(Generic[T]):
+    """What one epoch is dealt without: its samples trained before an elastic resume (object keys,
+    shard member keys, or a map dataset's indices). The default leaves nothing out: epoch 0 is
+    never dealt."""
+
+    epoch: int = 0
+    items: frozenset[T] = frozenset()
+
+    def during(self, epoch: int) -> frozenset[T]:
+        """The items left out of ``epoch``: all of them in their epoch, none in any other."""
+        return self.items if epoch == self.epoch else frozenset()
+
+    def apply(self, items: list[T], epoch: int) -> list[T]:
+        """``items`` less those left out of ``epoch``, in order."""
+        gone = self.during(epoch)
+        return [item for item in items if item not in gone] if gone else items
 
 
 class EpochAware(Protocol):
@@ -44,14 +66,23 @@ class Stage(IterableDataset):
         if self.source is not None:
             self.source.set_epoch(epoch)
 
-    def leave_out(self, epoch: int, keys: frozenset[str]) -> bool:
-        """Deal epoch ``epoch`` without ``keys`` (trained before an elastic resume); whether this
-        chain can.
+    @property
+    def can_leave_out(self) -> bool:
+        """Whether this chain can deal an epoch without some of its samples (:meth:`leave_out`):
+        the stage that orders the objects answers, the others ask their source."""
+        return isinstance(self.source, Stage) and self.source.can_leave_out
 
-        The stage that orders the objects does it, the others hand it on. Call it before the
-        loader's first pass: DataLoader workers take their copies of the stages then.
+    def leave_out(self, left_out: LeftOut[str]) -> None:
+        """Deal ``left_out.epoch`` without ``left_out.items`` (trained before an elastic resume).
+
+        The stage that orders the objects does it, the others hand it on; only a chain that
+        :attr:`can_leave_out` is asked. Call it before the loader's first pass: DataLoader workers
+        take their copies of the stages then.
         """
-        return self.source.leave_out(epoch, keys) if isinstance(self.source, Stage) else False
+        if not self.can_leave_out:
+            raise TypeError(f"{type(self).__name__} cannot deal an epoch without some of its samples")
+        assert isinstance(self.source, Stage)
+        self.source.leave_out(left_out)
 
 
 class SameEveryEpoch(Stage):

@@ -67,7 +67,8 @@ def read_batches(rank: int, world: int, port: int, env: dict, tasks: list[dict],
                 read_ahead=int(ahead or 1),
             )
             if task.get("left_out"):
-                assert loader.leave_out(1, frozenset(task["left_out"])), f"{kind} cannot leave samples out"
+                assert loader.elastic, f"{kind} cannot leave samples out"
+                loader.leave_out(1, frozenset(task["left_out"]))
             read, seen_workers = [], []
             for step, batch in enumerate(loader.epoch(1)):
                 if task.get("steps") is not None and step >= task["steps"]:
