@@ -410,11 +410,17 @@ class Loader:
     _loader: DataLoader | None = field(default=None, init=False, repr=False)
 
     @property
+    def listing(self) -> Listing | None:
+        """The map dataset's listing of the split (its item ``i`` is key ``i``); ``None`` for the
+        other loaders and for a map dataset built without the plan's keys."""
+        return getattr(self.dataset, "listing", None) if self.sampler is not None else None
+
+    @property
     def elastic(self) -> bool:
         """Whether this loader can deal an epoch without some of its samples (:meth:`leave_out`):
         not ``s3prefix``, which streams the connector's listing, nor evaluation."""
         if self.sampler is not None:
-            return getattr(self.dataset, "listing", None) is not None
+            return self.listing is not None
         return self.dataset.can_leave_out
 
     def leave_out(self, epoch: int, keys: frozenset[str]) -> None:
@@ -423,7 +429,7 @@ class Loader:
         if not self.elastic:
             raise TypeError("this loader cannot deal an epoch without some of its samples")
         if self.sampler is not None:
-            self.sampler.leave_out(LeftOut(epoch, self.dataset.listing.positions(keys)))
+            self.sampler.leave_out(LeftOut(epoch, self.listing.positions(keys)))
         else:
             self.dataset.leave_out(LeftOut(epoch, keys))
 

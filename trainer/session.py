@@ -46,10 +46,14 @@ class Session:
         # Datasets are built after joining the world: every loader reads the rank when built.
         self.train = self._loader("train", train_plan, shuffle=True, **common)
         self.test = self._loader("test", test_plan, shuffle=False, **common)
-        # Loaders that can deal an epoch without some of its samples record the trained ones.
+        # Loaders that can deal an epoch without some of its samples record the trained ones, by
+        # their place in the split's sorted listing: map's own (its indices), else one made here.
         self.listing: Listing | ShardListing | None = None
         if self.train.elastic:
-            self.listing = ShardListing(train_plan.shards) if train_plan.sharded else Listing(train_plan.keys)
+            if train_plan.sharded:
+                self.listing = ShardListing(train_plan.shards)
+            else:
+                self.listing = self.train.listing or Listing(train_plan.keys)
         self.module = SmallCNN()
         self.model = self.module
         if world.distributed:
