@@ -129,9 +129,10 @@ class SyntheticSplit:
     def _rng(self, index: int) -> random.Random:
         if not 0 <= index < self._count:
             raise IndexError(f"{self.name} has {self._count} objects, not {index + 1}")
-        # A string seed is hashed with SHA-512 (Python's seed version 2, stable across releases);
-        # the split is in it so that train and test never share bytes. Not NumPy: the seeder's
-        # image has none.
+        # A string seed uses all its bytes (Python's seeding version 2); the split is in it so that
+        # train and test never share bytes. Python promises the same draws across releases for
+        # random() alone, so a unit test pins one object's bytes (test_the_bytes_are_pinned): a
+        # change would re-upload every synthetic dataset. Not NumPy: the seeder's image has none.
         return random.Random(f"{self.spec.seed}/{self.name}/{index}")
 
     def label(self, index: int) -> int:
