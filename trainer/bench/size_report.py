@@ -87,7 +87,7 @@ def table(points: list[Point]) -> str:
     for point in points:
         cells = []
         for loader in loaders:
-            row = next((r for r in point.rows if r["loader"] == loader), None)
+            row = point.row(loader)
             cells.append(
                 "n/a"
                 if row is None
@@ -121,7 +121,7 @@ def knobs_table(points: list[Point]) -> str:
         return f"{row['mb_per_s_median']:.1f}{gets}"
 
     for loader in dict.fromkeys(row["loader"] for row in point.knobs):
-        base = next((r for r in point.rows if r["loader"] == loader), None)
+        base = point.row(loader)
         turned = [
             next((r for r in point.knobs if r["loader"] == loader and r["knob"] == k), None) for k in knobs
         ]

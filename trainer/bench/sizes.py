@@ -85,8 +85,12 @@ class Point:
     def label(self) -> str:
         return format_size(self.size)
 
+    def row(self, loader: str) -> dict | None:
+        """``loader``'s pass at this size (with the connector's defaults), ``None`` if it did not run."""
+        return next((r for r in self.rows if r["loader"] == loader), None)
+
     def mb_per_s(self, loader: str) -> float | None:
-        row = next((r for r in self.rows if r["loader"] == loader), None)
+        row = self.row(loader)
         return None if row is None else row["mb_per_s_median"]
 
     @property
