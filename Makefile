@@ -251,16 +251,20 @@ base-image: ## build a local Python base image with debootstrap (no registry nee
 
 venv: $(VENV)/.installed ## create .venv with the project, torch and the test tools
 
-# torch first, by version from its index (outside the lock), then everything else from the
-# hashed lock without resolving again, then the project itself; the check proves they fit. uv
-# (pinned, scripts/uv.sh) installs them: from its cache a re-install links files in seconds.
-$(VENV)/.installed: pyproject.toml locks/dev.txt .env
+# torch first, by version from its index (outside the lock) and without Triton
+# (scripts/torch-deps.py: the lab runs on the CPU), then everything else from the hashed lock
+# without resolving again, then the project itself; the check proves they fit. uv (pinned,
+# scripts/uv.sh) installs them: from its cache a re-install links files in seconds.
+$(VENV)/.installed: pyproject.toml locks/dev.txt .env scripts/torch-deps.py
 	$(PYTHON) -m venv $(VENV)
-	@uv=$$(bash scripts/uv.sh) && set -x && \
-	$$uv pip install -q --python $(VENV)/bin/python --index-url "$$TORCH_INDEX_URL" --extra-index-url https://pypi.org/simple "torch==$(TORCH_VERSION)" && \
-	$$uv pip install -q --python $(VENV)/bin/python --require-hashes --no-deps -r locks/dev.txt && \
-	$$uv pip install -q --python $(VENV)/bin/python --no-deps -e . && \
-	$$uv pip check --python $(VENV)/bin/python
+	@uv=$$(bash scripts/uv.sh) && py=$(VENV)/bin/python && \
+	index=(--index-url "$$TORCH_INDEX_URL" --extra-index-url https://pypi.org/simple) && set -x && \
+	$$uv pip install -q --python $$py "$${index[@]}" --no-deps "torch==$(TORCH_VERSION)" && \
+	$$py scripts/torch-deps.py requirements >$(VENV)/torch-deps.txt && \
+	$$uv pip install -q --python $$py "$${index[@]}" -r $(VENV)/torch-deps.txt && \
+	$$uv pip install -q --python $$py --require-hashes --no-deps -r locks/dev.txt && \
+	$$uv pip install -q --python $$py --no-deps -e . && \
+	$$py scripts/torch-deps.py check $$uv pip check --python $$py
 	@touch $@
 
 lock: ## rewrite the hashed dependency locks in locks/ from pyproject.toml (UPGRADE=1: newest versions)

@@ -52,22 +52,27 @@ ARG TORCH_VERSION
 # An index URL with credentials never comes here (build args show in `docker history`): make build
 # then downloads torch on the host into build/wheels/ and passes TORCH_INDEX_URL=build/wheels.
 # Otherwise build/wheels/ holds only its README.
+# torch goes in without Triton (scripts/torch-deps.py): PyPI's CUDA build would bring 1 GB of GPU
+# compiler that the lab, training on the CPU without torch.compile, never loads.
+COPY scripts/torch-deps.py /opt/lab/torch-deps.py
 COPY build/wheels/ /tmp/torch-wheels/
 RUN test -n "${TORCH_VERSION}" || { echo "build with --build-arg TORCH_VERSION=... (see .env)" >&2; exit 1; }; \
     if [ "${TORCH_INDEX_URL}" = build/wheels ]; then \
-      pip install -q --no-index --find-links /tmp/torch-wheels "torch==${TORCH_VERSION}"; \
+      set -- --no-index --find-links /tmp/torch-wheels; \
     else \
-      pip install -q --index-url "${TORCH_INDEX_URL}" --extra-index-url https://pypi.org/simple \
-        "torch==${TORCH_VERSION}"; \
+      set -- --index-url "${TORCH_INDEX_URL}" --extra-index-url https://pypi.org/simple; \
     fi; \
-    rm -rf /tmp/torch-wheels
+    pip install -q "$@" --no-deps "torch==${TORCH_VERSION}" && \
+    python3 /opt/lab/torch-deps.py requirements >/tmp/torch-deps.txt && \
+    pip install -q "$@" -r /tmp/torch-deps.txt && \
+    rm -rf /tmp/torch-wheels /tmp/torch-deps.txt
 COPY locks/trainer.txt /app/locks/
 RUN pip install -q --require-hashes --no-deps -r /app/locks/trainer.txt
 COPY pyproject.toml README.md /app/
 COPY labcore /app/labcore
 COPY seeder /app/seeder
 COPY trainer /app/trainer
-RUN pip install -q --no-deps /app && pip check
+RUN pip install -q --no-deps /app && python3 /opt/lab/torch-deps.py check pip check
 USER 10001:10001
 ENTRYPOINT ["python", "-m", "trainer"]
 
@@ -76,7 +81,8 @@ FROM trainer AS workshop
 # connector the trainer runs, plus what the notebooks need (locks/workshop.txt).
 USER root
 COPY locks/workshop.txt /app/locks/
-RUN pip install -q --require-hashes --no-deps -r /app/locks/workshop.txt && pip check
+RUN pip install -q --require-hashes --no-deps -r /app/locks/workshop.txt && \
+    python3 /opt/lab/torch-deps.py check pip check
 COPY docker/workshop/start.sh /usr/local/bin/workshop-start
 RUN mkdir -p /home/lab/work /home/lab/notebooks && chown 10001:10001 /home/lab/work
 USER 10001:10001

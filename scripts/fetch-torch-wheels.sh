@@ -36,8 +36,20 @@ mkdir -p "$wheels"
 [ "$(cat "$wheels/.target" 2>/dev/null)" = "$target" ] || rm -f "$wheels"/*.whl
 echo "fetch-torch-wheels: $target into build/wheels/ (TORCH_INDEX_URL has credentials: they stay on this host)"
 # The index through the environment, not the command line: ps shows arguments to every user.
-PIP_INDEX_URL=$TORCH_INDEX_URL PIP_EXTRA_INDEX_URL=https://pypi.org/simple \
-  "$python" -m pip download -q --disable-pip-version-check --only-binary=:all: --dest "$wheels" \
-  --python-version "$py" --implementation cp --abi "cp$py" "${platforms[@]}" "torch==$TORCH_VERSION" ||
+# torch alone first, then what its wheel requires without Triton (scripts/torch-deps.py): the
+# image installs torch the same way, so Triton is neither downloaded nor copied into it.
+download() {
+  PIP_INDEX_URL=$TORCH_INDEX_URL PIP_EXTRA_INDEX_URL=https://pypi.org/simple \
+    "$python" -m pip download -q --disable-pip-version-check --only-binary=:all: --dest "$wheels" \
+    --python-version "$py" --implementation cp --abi "cp$py" "${platforms[@]}" "$@"
+}
+download --no-deps "torch==$TORCH_VERSION" ||
   die "pip could not download torch==$TORCH_VERSION from TORCH_INDEX_URL for $target"
+wheel=$(ls "$wheels"/torch-"$TORCH_VERSION"[-+]*.whl 2>/dev/null | head -n 1)
+[ -n "$wheel" ] || die "pip downloaded no torch-$TORCH_VERSION wheel into build/wheels/"
+deps=$(mktemp)
+trap 'rm -f "$deps"' EXIT
+"$python" "$(dirname "$0")/torch-deps.py" requirements "$wheel" >"$deps" ||
+  die "cannot read torch's requirements from $wheel"
+download -r "$deps" || die "pip could not download torch's requirements ($(paste -sd ' ' "$deps"))"
 echo "$target" >"$wheels/.target"

@@ -187,6 +187,29 @@ def test_images_carry_no_credentials(lab):
         assert uid.stdout.strip() == "10001", (image, uid.stdout, uid.stderr)
 
 
+# Lists the image's Triton distributions, then proves torch computes (and backpropagates) without.
+TRITON_PROBE = """
+import re, torch
+from importlib import metadata
+names = sorted({d.metadata["Name"].lower() for d in metadata.distributions()})
+print(*[n for n in names if re.match(r"(triton|pytorch-triton)", n)] or ["none"])
+loss = torch.nn.Linear(4, 2)(torch.ones(3, 4)).sum()
+loss.backward()
+print(float(loss.detach()) == float(loss.detach()), torch.cuda.is_available())
+"""
+
+
+def test_the_trainer_image_carries_torch_without_triton(lab):
+    # PyPI's torch would bring Triton, torch.compile's GPU compiler (1 GB installed); the lab trains
+    # on the CPU and installs torch without it (scripts/torch-deps.py, docker/lab.Dockerfile).
+    built = lab.make("build")
+    assert built.returncode == 0, built.stderr[-3000:]
+    probe = ["docker", "run", "--rm", "--entrypoint", "python", "minio-torch-lab/trainer:local", "-c"]
+    result = subprocess.run([*probe, TRITON_PROBE], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.splitlines() == ["none", "True False"], result.stdout
+
+
 def docker(*args: str) -> str:
     return subprocess.run(["docker", *args], capture_output=True, text=True, check=True).stdout
 

@@ -8,10 +8,12 @@ the word build/wheels when it has: torch is then downloaded on the host into bui
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -73,23 +75,46 @@ def test_the_image_builds_get_torch_index_url_only_through_make_s_sanitized_valu
     assert re.search(r"^!build/wheels/$", (ROOT / ".dockerignore").read_text(), flags=re.M)
     dockerfile = (ROOT / "docker" / "lab.Dockerfile").read_text()
     assert 'if [ "${TORCH_INDEX_URL}" = build/wheels ]; then' in dockerfile
-    assert 'pip install -q --no-index --find-links /tmp/torch-wheels "torch==${TORCH_VERSION}"' in dockerfile
+    assert "set -- --no-index --find-links /tmp/torch-wheels;" in dockerfile
+    assert 'pip install -q "$@" --no-deps "torch==${TORCH_VERSION}"' in dockerfile
+
+
+# The host's python3 in fetch(): a stand-in for pip's downloads (the real interpreter runs
+# everything else, scripts/torch-deps.py included). Each download is recorded with its environment;
+# the torch download writes a wheel whose METADATA requires one plain package and Triton.
+FAKE_PYTHON = """#!{python}
+import json, os, sys, zipfile
+from pathlib import Path
+args = sys.argv[1:]
+if args[:2] != ["-m", "pip"]:
+    os.execv({python!r}, [{python!r}, *args])
+if args[2] == "--version":
+    sys.exit(0)
+record = {{"args": args, "env": dict(os.environ)}}
+dest = Path(args[args.index("--dest") + 1])
+if "--no-deps" in args:
+    meta = "Name: torch\\nVersion: 2.15.0\\nRequires-Dist: filelock\\n"
+    meta += 'Requires-Dist: triton~=3.9.0; platform_system == "Linux"\\n'
+    with zipfile.ZipFile(dest / "torch-2.15.0-cp311-cp311-manylinux_2_28_x86_64.whl", "w") as wheel:
+        wheel.writestr("torch-2.15.0.dist-info/METADATA", meta)
+else:
+    record["requirements"] = Path(args[args.index("-r") + 1]).read_text().split()
+    (dest / "filelock-4.3.1-py3-none-any.whl").touch()
+with open(Path(sys.argv[0]).parent.parent / "pip-calls", "a") as calls:
+    calls.write(json.dumps(record) + "\\n")
+"""
 
 
 def fetch(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
-    """scripts/fetch-torch-wheels.sh in a copy of the repository's layout, with a fake docker and
-    python on PATH; the fake pip records its arguments and environment and writes a torch wheel."""
+    """scripts/fetch-torch-wheels.sh (and torch-deps.py) in a copy of the repository's layout, with
+    a fake docker and a python3 whose pip downloads are stand-ins (FAKE_PYTHON)."""
     (tmp_path / "scripts").mkdir(exist_ok=True)
     shutil.copy(FETCH, tmp_path / "scripts")
+    shutil.copy(ROOT / "scripts" / "torch-deps.py", tmp_path / "scripts")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     (bin_dir / "docker").write_text('#!/bin/sh\necho "311 2.36 x86_64"\n')
-    (bin_dir / "python3").write_text(
-        "#!/usr/bin/env bash\n"
-        '[ "$3" = --version ] && exit 0\n'
-        'printf "%s\\n" "$@" >"${0%/*}/../pip-args"; env >"${0%/*}/../pip-env"\n'
-        'while [ "$1" != --dest ]; do shift; done; touch "$2/torch-2.15.0-cp311-cp311-linux_x86_64.whl"\n'
-    )
+    (bin_dir / "python3").write_text(FAKE_PYTHON.format(python=sys.executable))
     for tool in ("docker", "python3"):
         (bin_dir / tool).chmod(0o755)
     full = {
@@ -103,22 +128,38 @@ def fetch(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(args, capture_output=True, text=True, env=full, timeout=60)
 
 
+def pip_calls(tmp_path: Path) -> list[dict]:
+    path = tmp_path / "pip-calls"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
 def test_with_credentials_torch_is_downloaded_on_the_host_for_the_image(tmp_path):
     url = f"https://user:{TOKEN}@pkgs.example.com/simple"
     result = fetch(tmp_path, TORCH_INDEX_URL=url, TORCH_BUILD_INDEX_URL="build/wheels")
     assert result.returncode == 0, result.stderr
-    args = (tmp_path / "pip-args").read_text().splitlines()
-    assert TOKEN not in "\n".join(args) + result.stdout + result.stderr, "not on a command line or in the log"
-    assert f"PIP_INDEX_URL={url}" in (tmp_path / "pip-env").read_text().splitlines()
-    assert args[:3] == ["-m", "pip", "download"] and "torch==2.15.0" in args and "--only-binary=:all:" in args
-    assert {"linux_x86_64", "manylinux2014_x86_64", "manylinux_2_36_x86_64"} <= set(args)
-    assert "manylinux_2_37_x86_64" not in args and args[args.index("--python-version") + 1] == "311"
-    assert (tmp_path / "build" / "wheels" / "torch-2.15.0-cp311-cp311-linux_x86_64.whl").exists()
+    torch, deps = pip_calls(tmp_path)
+    for call in (torch, deps):
+        args = call["args"]
+        assert TOKEN not in "\n".join(args) + result.stdout + result.stderr, (
+            "not on a command line or in the log"
+        )
+        assert call["env"]["PIP_INDEX_URL"] == url
+        assert args[:3] == ["-m", "pip", "download"] and "--only-binary=:all:" in args
+        assert {"linux_x86_64", "manylinux2014_x86_64", "manylinux_2_36_x86_64"} <= set(args)
+        assert "manylinux_2_37_x86_64" not in args and args[args.index("--python-version") + 1] == "311"
+    # torch alone, then what its wheel requires without Triton (scripts/torch-deps.py).
+    assert "torch==2.15.0" in torch["args"] and "--no-deps" in torch["args"]
+    assert deps["requirements"] == ["filelock"]
+    wheels = tmp_path / "build" / "wheels"
+    assert sorted(p.name for p in wheels.iterdir() if p.name != ".target") == [
+        "filelock-4.3.1-py3-none-any.whl",
+        "torch-2.15.0-cp311-cp311-manylinux_2_28_x86_64.whl",
+    ]
 
     # A build without credentials uses the index itself: the wheels go, pip is not run.
-    (tmp_path / "pip-args").unlink()
+    (tmp_path / "pip-calls").unlink()
     again = fetch(
         tmp_path, TORCH_INDEX_URL="https://pypi.org/simple", TORCH_BUILD_INDEX_URL="https://pypi.org/simple"
     )
     assert again.returncode == 0 and again.stdout == "", again.stderr
-    assert list((tmp_path / "build" / "wheels").glob("*.whl")) == [] and not (tmp_path / "pip-args").exists()
+    assert list((tmp_path / "build" / "wheels").glob("*.whl")) == [] and pip_calls(tmp_path) == []
