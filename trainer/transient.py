@@ -25,18 +25,28 @@ _TRANSIENT = re.compile(
 )
 
 
-def transient(exc: BaseException) -> bool:
-    """Whether ``exc`` is a failure another GET of the same object may not have."""
-    return isinstance(exc, S3Exception) and bool(_TRANSIENT.search(str(exc)))
+# A multipart upload the server no longer knows: a node of the cluster stopped while the PUT's
+# parts were going up, and MinIO answered the next part or the completion with NoSuchUpload
+# (tests/e2e/test_cluster.py saw it once). Only a write can have it, and a write sent again whole
+# starts an upload of its own.
+_LOST_UPLOAD = re.compile(r"<Code>NoSuchUpload</Code>")
 
 
-def retry_after(exc: S3Exception, retry: int) -> None:
+def transient(exc: BaseException, pattern: re.Pattern = _TRANSIENT) -> bool:
+    """Whether ``exc`` is a failure another GET of the same object may not have (or, with
+    ``pattern``, another failure worth sending the request again for)."""
+    return isinstance(exc, S3Exception) and bool(pattern.search(str(exc)))
+
+
+def retry_after(exc: S3Exception, retry: int, *, write: bool = False) -> None:
     """Wait out the backoff before retry number ``retry`` (1 for the first) when ``exc`` is
-    transient and the ``ATTEMPTS`` are not used up; otherwise raise ``exc``.
+    transient (for a ``write``, also a lost upload) and the ``ATTEMPTS`` are not used up;
+    otherwise raise ``exc``.
 
     The one rule for every GET and PUT sent again: 0.25 s, then 0.5 s, then 1 s.
     """
-    if not transient(exc) or retry >= ATTEMPTS:
+    again = transient(exc) or (write and transient(exc, _LOST_UPLOAD))
+    if not again or retry >= ATTEMPTS:
         raise exc
     time.sleep(0.25 * 2 ** (retry - 1))
 
@@ -84,7 +94,7 @@ def write_object(writer: Callable, uri: str, data: bytes) -> None:
                 stream.write(data)
             return
         except S3Exception as exc:
-            retry_after(exc, attempt + 1)
+            retry_after(exc, attempt + 1, write=True)
 
 
 class ResumingStream:

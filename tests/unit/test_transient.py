@@ -111,6 +111,30 @@ def test_a_dropped_write_is_sent_again_whole():
     assert writer.written == [("s3://lab-data/checkpoints/r/latest.json", b"{}")]
 
 
+# What the connector raised in tests/e2e/test_cluster.py when a node stopped under a checkpoint's
+# multipart upload (trimmed).
+LOST_UPLOAD = S3Exception(
+    "Client error: Unknown response error: MetaRequestResult { response_status: 404, crt_error: "
+    'Error(14343, "aws-c-s3: AWS_ERROR_S3_INVALID_RESPONSE_STATUS, Invalid response status from request"), '
+    'error_response_body: Some("<?xml version=\\"1.0\\" encoding=\\"UTF-8\\"?>\\n<Error><Code>NoSuchUpload</Code>'
+    '<Message>The specified multipart upload does not exist.</Message></Error>") }'
+)
+
+
+def test_a_write_whose_upload_a_lost_node_took_with_it_is_sent_again_whole():
+    writer = Writer([LOST_UPLOAD, LOST_UPLOAD])
+    transient.write_object(writer, "s3://lab-data/checkpoints/r/epoch-001-step-000012.pt", b"weights")
+    assert writer.written == [("s3://lab-data/checkpoints/r/epoch-001-step-000012.pt", b"weights")]
+
+
+def test_a_lost_upload_is_no_reason_to_get_again():
+    # Only a write has an upload; a GET failing with it is not sent again.
+    reader, gets = reader_failing([LOST_UPLOAD])
+    with pytest.raises(S3Exception, match="NoSuchUpload"):
+        transient.read_object(reader)
+    assert len(gets) == 1
+
+
 def test_a_refused_write_is_not_sent_again():
     writer = Writer([S3Exception("Service error: Access Denied")])
     with pytest.raises(S3Exception, match="Access Denied"):
