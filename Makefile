@@ -32,6 +32,23 @@ STORE_ADMIN_TOKEN ?= $(call env-value,STORE_ADMIN_TOKEN)
 ifeq ($(STORE)$(strip $(STORE_ADMIN_TOKEN)),garage)
 STORE_FILES += -f docker/stores/garage/admin-keys.yml
 endif
+# TLS=1: the lab's MinIO over HTTPS with a certificate from the lab's own CA (build/tls/, made by
+# scripts/make-tls.sh); the containers and the host's commands (bench, bench-sizes) use https://
+# and trust that CA through SSL_CERT_FILE, which the MinIO SDK and the connector both read.
+TLS ?= $(or $(call env-value,TLS),0)
+ifeq ($(TLS),1)
+ifneq ($(STORE),minio)
+$(error TLS=1 serves the lab's MinIO over HTTPS; STORE=$(STORE) has no TLS set-up here: drop TLS=1)
+endif
+STORE_FILES := -f docker-compose.yml -f docker/tls/compose.yml
+TLS_CERTS := tls-certs
+MINIO_ENDPOINT ?= $(call env-value,MINIO_ENDPOINT)
+export MINIO_SECURE := true
+export AWS_ENDPOINT_URL := https://$(MINIO_ENDPOINT)
+export SSL_CERT_FILE := $(CURDIR)/build/tls/ca-bundle.crt
+else ifneq ($(TLS),0)
+$(error TLS=$(TLS): use TLS=1 (MinIO over HTTPS) or TLS=0)
+endif
 COMPOSE := docker compose $(STORE_FILES) $(foreach f,$(ENV_FILES),--env-file $(f))
 PYTEST_ARGS ?=
 # CPU torch for the host venv and the trainer image; https://pypi.org/simple where only PyPI is
@@ -68,13 +85,13 @@ override SOURCE_DIR := $(abspath $(SOURCE_DIR))
 export SOURCE_DIR
 endif
 
-.PHONY: bench-seed bench-sizes compat bundle load workshop-image workshop workshop-start workshop-down lock lock-check report cluster-up cluster-build cluster-train cluster-ps cluster-down minio-server help up train bench seed down clean logs ps build test lint unit integration e2e venv minio-image base-image
+.PHONY: tls-certs bench-seed bench-sizes compat bundle load workshop-image workshop workshop-start workshop-down lock lock-check report cluster-up cluster-build cluster-train cluster-ps cluster-down minio-server help up train bench seed down clean logs ps build test lint unit integration e2e venv minio-image base-image
 
 # make help's groups: title=target,... (scripts/help.awk)
 HELP_GROUPS := lab=up,train,seed,report,down,clean,logs,ps,build \
   workshop=workshop,workshop-down,bundle,load \
   cluster=cluster-up,cluster-build,cluster-train,cluster-ps,cluster-down \
-  stores=compat,minio-image,base-image bench=bench,bench-seed,bench-sizes \
+  stores=compat,minio-image,base-image,tls-certs bench=bench,bench-seed,bench-sizes \
   development=venv,lock,lock-check,lint,unit,integration,e2e,test,help
 help: ## the targets, by group
 	@awk -v spec="$(HELP_GROUPS)" -f scripts/help.awk $(MAKEFILE_LIST)
@@ -229,7 +246,7 @@ minio-image: ## build the MinIO server image from pinned source (host Go, else a
 
 # The server's image: the lab's own MinIO image, built once when MINIO_IMAGE names it (skipped for
 # any other image), or with STORE another server's, built once from its pinned source.
-minio-server:
+minio-server: $(TLS_CERTS)
 ifeq ($(LAB_PREBUILT),1)
 	@bash scripts/bundle.sh check "$(MINIO_IMAGE)"
 else ifneq ($(STORE),minio)
@@ -266,6 +283,9 @@ $(VENV)/.installed: pyproject.toml locks/dev.txt .env scripts/torch-deps.py
 	$$uv pip install -q --python $$py --no-deps -e . && \
 	$$py scripts/torch-deps.py check $$uv pip check --python $$py
 	@touch $@
+
+tls-certs: ## the lab's CA and MinIO's certificate in build/tls/, for TLS=1 (kept while valid)
+	@bash scripts/make-tls.sh
 
 lock: ## rewrite the hashed dependency locks in locks/ from pyproject.toml (UPGRADE=1: newest versions)
 	@bash scripts/lock.sh

@@ -75,14 +75,31 @@ def sdk_endpoint(settings: Settings, convention: Convention = "minio") -> Endpoi
     )
 
 
+def trusted_cas() -> str:
+    """The CA file for HTTPS: ``SSL_CERT_FILE`` when set, else certifi's.
+
+    An extra CA (a corporate proxy, the lab's own for ``TLS=1``) reaches both the SDK and the S3
+    Connector for PyTorch through ``SSL_CERT_FILE``: the connector has no TLS option, but its CRT
+    client reads that variable. A path that is not a file is refused here, in one line, rather
+    than as a TLS failure later.
+    """
+    path = os.environ.get("SSL_CERT_FILE")
+    if not path:
+        return certifi.where()
+    if not os.path.isfile(path):
+        raise ConfigError(
+            f"SSL_CERT_FILE={path} is not a file: give a PEM file of CA certificates, or unset it"
+        )
+    return path
+
+
 def http_pool(pool_size: int = 16) -> urllib3.PoolManager:
     """The HTTP pool every SDK client (S3 and admin) uses: short timeouts, a few quick retries."""
     return urllib3.PoolManager(
         timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT),
         maxsize=pool_size,
         cert_reqs="CERT_REQUIRED",
-        # An extra CA (corporate proxy, self-signed MinIO) reaches us through SSL_CERT_FILE.
-        ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
+        ca_certs=trusted_cas(),
         # 499: what a MinIO node answers to the requests it is serving when it shuts down (a node
         # lost from the cluster); another node, or the same one restarted, can serve them.
         # Retry-After is not honoured: MinIO sends 120 s with SlowDown and quorum errors, and three
@@ -145,9 +162,14 @@ def describe_failure(exc: BaseException, endpoint: Endpoint) -> LabError:
     if isinstance(exc, (InvalidResponseError, ServerError)):
         return StoreError(f"{where} did not answer like an S3 server ({str(exc).splitlines()[0]})")
     if isinstance(exc, urllib3.exceptions.SSLError) or "SSL" in type(getattr(exc, "reason", None)).__name__:
+        plain = (
+            "MINIO_SECURE=false"
+            if endpoint.endpoint_var == "MINIO_ENDPOINT"
+            else f"an http:// {endpoint.endpoint_var}"
+        )
         return ConfigError(
-            f"TLS with {where} failed: use http:// (MINIO_SECURE=false) for a plain-HTTP server, "
-            "or give its CA in SSL_CERT_FILE"
+            f"TLS with {where} failed: use {plain} for a plain-HTTP server, or give the CA that signed "
+            "its certificate in SSL_CERT_FILE (TLS=1 does: docs/configuration.md#https)"
         )
     if isinstance(getattr(exc, "reason", None), urllib3.exceptions.ResponseError):
         # The pool's retries ran out on 5xx answers: the server is up but will not serve.

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -22,8 +23,10 @@ SERVICES = ("minio", "seeder", "trainer", "jupyter")
 # The cluster's services, by the role docs/configuration.md names: nodes are MinIO servers, both trainers trainers.
 ROLES = {"minio1": "minio", "minio2": "minio", "minio3": "minio", "minio4": "minio",
          "trainer-head": "trainer", "trainer-peer": "trainer"}  # fmt: skip
+TLS_FILES = ["-f", "docker-compose.yml", "-f", "docker/tls/compose.yml"]
 CONFIGURATIONS = {
     "make up": ["-f", "docker-compose.yml"],
+    "make up TLS=1": TLS_FILES,
     "make cluster-up": ["-f", "docker-compose.cluster.yml"],
 }
 
@@ -51,16 +54,21 @@ def probe(name: str) -> str:
     return f"{'./' if name.endswith('_DIR') else ''}probe-{name.lower()}"
 
 
-def rendered(files: list[str], variables: dict[str, str]) -> dict[str, set[str]]:
-    """``{role: the environment values Compose gives it}`` with every profile enabled."""
+def config(files: list[str], variables: dict[str, str]) -> dict:
+    """What ``docker compose config`` renders, every profile enabled, as JSON."""
     env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), **variables}
     result = subprocess.run(
         ["docker", "compose", *files, "--profile", "*", "config", "--format", "json"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout)
+
+
+def rendered(files: list[str], variables: dict[str, str]) -> dict[str, set[str]]:
+    """``{role: the environment values Compose gives it}`` with every profile enabled."""
     values: dict[str, set[str]] = {}
-    for service, spec in json.loads(result.stdout)["services"].items():
+    for service, spec in config(files, variables)["services"].items():
         role = ROLES.get(service, service)
         values.setdefault(role, set()).update(str(v) for v in (spec.get("environment") or {}).values())
     return values
@@ -105,3 +113,22 @@ def test_compose_and_make_settings_are_used_where_readme_says(table):
             assert re.search(rf"\b{name}\b", make_text), (
                 f"{name}: docs/configuration.md says make reads it; it does not"
             )
+
+
+def test_tls_serves_minio_over_https_and_every_client_trusts_the_lab_s_ca(table):
+    services = config(TLS_FILES, {name: probe(name) for name in table})["services"]
+    assert services["minio"]["command"][-2:] == ["--certs-dir", "/certs"]
+    mounts = {v["target"]: v["source"] for v in services["minio"]["volumes"] if v["type"] == "bind"}
+    assert {t: Path(s).relative_to(REPO).as_posix() for t, s in mounts.items() if t.startswith("/certs")} == {
+        "/certs/public.crt": "build/tls/public.crt",
+        "/certs/private.key": "build/tls/private.key",
+    }
+    for name in ("seeder", "trainer", "jupyter"):
+        env = services[name]["environment"]
+        assert env["AWS_ENDPOINT_URL"] == "https://minio:9000", name
+        assert env["SSL_CERT_FILE"] == "/tls/ca-bundle.crt", name
+        trusted = {v["target"]: v["source"] for v in services[name]["volumes"] if v["type"] == "bind"}
+        assert Path(trusted["/tls/ca-bundle.crt"]).relative_to(REPO).as_posix() == "build/tls/ca-bundle.crt"
+    assert services["seeder"]["environment"]["MINIO_SECURE"] == "true"
+    # The CA's own key never leaves build/tls/.
+    assert "ca.key" not in json.dumps(services)

@@ -20,6 +20,7 @@ from minio.error import S3Error
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 
 from testcontainers.community.minio import MinioContainer  # noqa: E402
+from testcontainers.core.wait_strategies import HttpWaitStrategy  # noqa: E402
 
 from labcore.clients import minio_client  # noqa: E402
 from labcore.layout import sample_key  # noqa: E402
@@ -38,7 +39,7 @@ ROOT_PASSWORD = "lab-test-password-123"
 class LabMinio(MinioContainer):
     """MinioContainer with root credentials set the current way and the port on loopback only."""
 
-    def __init__(self, image: str, host_port: int | None = None):
+    def __init__(self, image: str, host_port: int | None = None, tls_dir: Path | None = None):
         super().__init__(image=image, access_key=ROOT_USER, secret_key=ROOT_PASSWORD)
         # MINIO_ACCESS_KEY/SECRET_KEY (set by the parent) are the deprecated spelling.
         self.with_env("MINIO_ROOT_USER", ROOT_USER)
@@ -47,6 +48,13 @@ class LabMinio(MinioContainer):
         self.with_env("MINIO_SITE_REGION", "us-east-1")
         # A fixed host port survives a container restart (fault tests); None picks a free one.
         self.ports = {self.port: ("127.0.0.1", host_port)}
+        if tls_dir is not None:
+            # HTTPS as docker/tls/compose.yml serves it: the certificate scripts/make-tls.sh made.
+            for name in ("public.crt", "private.key"):
+                self.with_volume_mapping(str(tls_dir / name), f"/certs/{name}", "ro")
+            self.with_command(f"server /data --address :{self.port} --certs-dir /certs")
+            # Only waits for the port to answer; what the tests do over it checks the certificate.
+            self.waiting_for(HttpWaitStrategy(self.port, "/minio/health/live").using_tls(insecure=True))
 
     def get_container_host_ip(self) -> str:
         # testcontainers guesses the Docker bridge gateway when it thinks it runs in a container;
@@ -57,12 +65,13 @@ class LabMinio(MinioContainer):
         return f"127.0.0.1:{self.get_exposed_port(self.port)}"
 
 
-def start_minio(host_port: int | None = None) -> LabMinio:
-    """A started MinIO container from MINIO_IMAGE (the image must be local or pullable)."""
+def start_minio(host_port: int | None = None, tls_dir: Path | None = None) -> LabMinio:
+    """A started MinIO container from MINIO_IMAGE (the image must be local or pullable), serving
+    HTTPS with the certificate in ``tls_dir`` when given."""
     image = read_environment().get("MINIO_IMAGE")
     if not image:
         pytest.fail("MINIO_IMAGE is not set: set it in .env or run `make minio-image` and export its tag")
-    server = LabMinio(image, host_port)
+    server = LabMinio(image, host_port, tls_dir)
     try:
         server.start()
     except docker.errors.APIError as exc:
