@@ -169,6 +169,16 @@ def _download(url: str, target: Path, timeout: float, progress: bool) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def idx_directory(
+    source: str, cache_dir: str | Path, mirrors: Sequence[str] = (), *, progress: bool = True
+) -> Path:
+    """The directory of IDX files that ``SEED_SOURCE`` names: ``mnist``, downloaded into
+    ``cache_dir`` (from ``mirrors``, else the usual ones) and checked; otherwise the directory itself."""
+    if source == "mnist":
+        return fetch_mnist(cache_dir, mirrors=mirrors or MNIST_MIRRORS, progress=progress)
+    return Path(source)
+
+
 def fetch_mnist(
     cache_dir: str | Path,
     *,

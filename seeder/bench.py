@@ -26,7 +26,7 @@ from labcore.errors import ConfigError, DataError, StoreError
 from labcore.layout import sample_key, split_prefix
 from labcore.png import encode_png
 from labcore.settings import MINIO_VARS, Settings, load_settings, read_environment
-from labcore.sources import MNIST_MIRRORS, Split, fetch_mnist, load_split
+from labcore.sources import Split, idx_directory, load_split
 from labcore.synthetic import parse_synthetic
 from seeder.mc import Unmeasured, mirror
 from seeder.snowball import batch_objects
@@ -284,10 +284,7 @@ def _main(argv: list[str]) -> int:
             f"SEED_SOURCE={settings.seed_source!r}: the seed bench times PNG encoding and upload of an IDX "
             "dataset (mnist or a directory); a synthetic source is for make bench at other object sizes"
         )
-    if settings.seed_source == "mnist":
-        source = fetch_mnist(settings.mnist_cache_dir, mirrors=settings.mnist_mirrors or MNIST_MIRRORS)
-    else:
-        source = Path(settings.seed_source)
+    source = idx_directory(settings.seed_source, settings.mnist_cache_dir, settings.mnist_mirrors)
     split = load_split(source, "train")
     count = min(args.limit, len(split))
     stamp = time.strftime("%Y%m%d-%H%M%S")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from labcore.access import trainer_access
 from labcore.cli import run, say_notes, show_current_values
@@ -13,7 +12,7 @@ from labcore.dataset_record import write_dataset_record
 from labcore.layout import SPLITS
 from labcore.settings import MINIO_VARS, SEED_FORMATS, SEED_UPLOADS, load_settings
 from labcore.shards import shards_prefix
-from labcore.sources import MNIST_MIRRORS, SeedSplit, dataset_name, fetch_mnist, load_split
+from labcore.sources import SeedSplit, dataset_name, idx_directory, load_split
 from labcore.synthetic import EXAMPLE as SYNTHETIC_EXAMPLE
 from labcore.synthetic import FORM as SYNTHETIC_FORM
 from labcore.synthetic import SyntheticSplit, parse_synthetic
@@ -129,12 +128,7 @@ def _load_source(settings, splits: list[str], progress: bool) -> tuple[list[Seed
     spec = parse_synthetic(source)
     if spec is not None:
         return [SyntheticSplit(spec, name) for name in splits], spec.describe()
-    if source == "mnist":
-        directory = fetch_mnist(
-            settings.mnist_cache_dir, mirrors=settings.mnist_mirrors or MNIST_MIRRORS, progress=progress
-        )
-    else:
-        directory = Path(source)
+    directory = idx_directory(source, settings.mnist_cache_dir, settings.mnist_mirrors, progress=progress)
     return [load_split(directory, name) for name in splits], dataset_name(source, directory)
 
 

@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
+from trainer.sample import undecoded
 
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -186,7 +186,7 @@ def measure_pass(make_loader, max_samples: int | None = None) -> Pass:
         for batch in make_loader():
             samples += len(batch.keys)
             keys.update(batch.keys)
-            if getattr(batch.images, "dtype", None) == torch.uint8:
+            if undecoded(batch.images):
                 raw_bytes += batch.images.numel()
             if len(batch.labels):
                 entropies.append(label_entropy(batch.labels))

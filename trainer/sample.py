@@ -17,6 +17,12 @@ import torch
 UNLISTED = -1
 
 
+def undecoded(images: object) -> bool:
+    """Whether ``images`` (a sample's or a batch's) are objects' bytes, not pixels: the 1-D
+    ``uint8`` tensor a ``.bin`` object (a synthetic dataset) is read into, undecoded."""
+    return getattr(images, "dtype", None) == torch.uint8
+
+
 @dataclass(frozen=True)
 class Sample:
     """One object, decoded: usable (``image`` set) or not (``problem`` says why).

@@ -12,7 +12,7 @@ from PIL import Image
 from labcore.layout import parse_key
 from labcore.shards import parse_member, shard_of
 from trainer.distributed import position
-from trainer.sample import UNLISTED, Batch, Sample
+from trainer.sample import UNLISTED, Batch, Sample, undecoded
 from trainer.transient import read_object
 
 # MNIST's pixel mean and standard deviation; Fashion-MNIST's are close enough for a demo.
@@ -100,7 +100,7 @@ def collate_samples(batch: list[Sample]) -> Batch:
     """
     good = [s for s in batch if s.usable]
     bad = [s for s in batch if not s.usable]
-    if good and good[0].image.dtype == torch.uint8:
+    if good and undecoded(good[0].image):
         images = torch.cat([s.image for s in good])
     else:
         images = torch.stack([s.image for s in good]) if good else torch.empty(0, 1, *SHAPE)

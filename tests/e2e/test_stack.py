@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
+import ssl
 import subprocess
 
 import pytest
 from minio import Minio
 
 from labcore.settings import read_environment
+from tests.e2e.conftest import REPO
 
 pytestmark = pytest.mark.e2e
 
@@ -225,3 +228,28 @@ def test_make_ps_seed_and_down(lab):
     down = lab.make("down")
     assert down.returncode == 0, down.stderr[-2000:]
     assert lab.compose("ps", "-q").stdout.strip() == ""
+
+
+def test_make_up_and_train_over_https_with_the_lab_s_ca(lab):
+    # TLS=1: MinIO comes back on the same volume serving HTTPS with a certificate from the lab's CA
+    # (build/tls/); the seeder and trainer trust it through SSL_CERT_FILE. Plain HTTP again after.
+    port = int(lab.env["MINIO_API_PORT"])
+    try:
+        up = lab.make("up", TLS="1")
+        assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
+        assert f"seeded s3://lab-data/mnist/ (train {LIMIT}, test {LIMIT})" in up.stdout, up.stdout[-2000:]
+        trained = lab.make("train", TLS="1", EPOCHS="1", ARGS="--run-id e2e-tls --no-progress")
+        assert trained.returncode == 0, trained.stdout[-3000:] + trained.stderr[-3000:]
+        assert "at https://minio:9000" in trained.stdout
+        assert f"train: {LIMIT} of {LIMIT} objects, 0 duplicates" in trained.stdout
+        # The server speaks TLS only, with the certificate the lab's CA signed for 127.0.0.1.
+        trusted = ssl.create_default_context(cafile=str(REPO / "build" / "tls" / "ca.crt"))
+        secure = http.client.HTTPSConnection("127.0.0.1", port, timeout=10, context=trusted)
+        secure.request("GET", "/minio/health/live")
+        assert secure.getresponse().status == 200
+        plain = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        plain.request("GET", "/minio/health/live")
+        assert plain.getresponse().status == 400  # Go's answer to HTTP on a TLS port
+    finally:
+        restored = lab.make("up")
+    assert restored.returncode == 0, restored.stdout[-3000:] + restored.stderr[-3000:]
