@@ -211,24 +211,34 @@ def check_access(client: Minio, settings: Settings) -> None:
         client.list_buckets()
 
 
+@contextlib.contextmanager
+def opened(client: Minio, bucket: str, key: str) -> Iterator[urllib3.BaseHTTPResponse]:
+    """The SDK's response to a GET of ``key``, closed and its connection given back to the pool
+    afterwards (minio-py leaves both to the caller; a connection not given back is lost to it)."""
+    response = client.get_object(bucket, key)
+    try:
+        yield response
+    finally:
+        response.close()
+        response.release_conn()
+
+
 def read_json(client: Minio, bucket: str, key: str) -> dict | None:
     """The JSON object at ``key``, or ``None`` when there is no such object.
 
     ``DataError`` when the object is not a JSON object (truncated, edited by hand, something else).
     """
     try:
-        response = client.get_object(bucket, key)
+        with opened(client, bucket, key) as response:
+            body = response.read()
     except S3Error as exc:
         if exc.code == "NoSuchKey":
             return None
         raise
     try:
-        value = json.loads(response.read())
+        value = json.loads(body)
     except ValueError as exc:
         raise DataError(f"s3://{bucket}/{key} is not valid JSON ({exc})") from None
-    finally:
-        response.close()
-        response.release_conn()
     if not isinstance(value, dict):
         raise DataError(f"s3://{bucket}/{key} is not a JSON object")
     return value

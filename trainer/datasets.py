@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from labcore.clients import minio_client, store_errors
+from labcore.clients import minio_client, opened, store_errors
 from labcore.layout import split_prefix
 from labcore.settings import Settings
 from labcore.shards import iter_verified, shard_of
@@ -107,12 +107,8 @@ class ManualPrefixDataset(Stage):
         bucket = self.settings.bucket
 
         def fetch(key: str) -> bytes:
-            response = client.get_object(bucket, key)
-            try:
+            with opened(client, bucket, key) as response:
                 return response.read()
-            finally:
-                response.close()
-                response.release_conn()
 
         # The SDK's failures become the lab's one-line errors here, in the worker that meets them.
         with store_errors(self.settings, "s3"):

@@ -7,7 +7,7 @@ import io
 import pytest
 from minio.deleteobjects import DeleteObject
 
-from labcore.clients import minio_client
+from labcore.clients import minio_client, opened
 from labcore.layout import sample_key
 from labcore.png import decode_png
 from labcore.sources import load_split
@@ -34,13 +34,9 @@ def test_every_key_and_its_pixels(seed_bucket, lab_env, lab_settings):
     # Every sample, and beside the splits the seeder's record of what it uploaded.
     assert set(stored) == set(expected) | {"mnist/checksums.json"}
     for key, pixels in expected.items():
-        response = client.get_object(lab_settings.bucket, key)
-        try:
+        with opened(client, lab_settings.bucket, key) as response:
             assert decode_png(response.read()) == (28, 28, pixels), key
             assert response.headers["Content-Type"] == "image/png"
-        finally:
-            response.close()
-            response.release_conn()
 
 
 def test_reseed_uploads_nothing(seed_bucket, lab_env, lab_settings):

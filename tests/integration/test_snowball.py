@@ -8,7 +8,7 @@ import tarfile
 
 import pytest
 
-from labcore.clients import minio_client
+from labcore.clients import minio_client, opened
 from labcore.errors import StoreError
 from labcore.sources import load_split
 from seeder.snowball import check_extracted
@@ -24,12 +24,8 @@ def stored(client, bucket: str) -> dict[str, tuple[str, bytes, str]]:
     """Every object: key -> (ETag, bytes, content type)."""
     objects = {}
     for obj in client.list_objects(bucket, recursive=True):
-        response = client.get_object(bucket, obj.object_name)
-        try:
+        with opened(client, bucket, obj.object_name) as response:
             objects[obj.object_name] = (obj.etag, response.read(), response.headers["Content-Type"])
-        finally:
-            response.close()
-            response.release_conn()
     return objects
 
 

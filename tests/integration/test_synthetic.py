@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from labcore.clients import minio_client
+from labcore.clients import minio_client, opened
 from labcore.layout import parse_key
 from labcore.shards import iter_verified, parse_member
 from labcore.synthetic import SyntheticSpec, SyntheticSplit
@@ -15,12 +15,8 @@ SPEC = SyntheticSpec(40, 16 << 10, labels=12, seed=5)
 
 
 def read(client, bucket: str, key: str) -> tuple[bytes, str]:
-    response = client.get_object(bucket, key)
-    try:
+    with opened(client, bucket, key) as response:
         return response.read(), response.headers["Content-Type"]
-    finally:
-        response.close()
-        response.release_conn()
 
 
 def test_every_object_is_its_size_its_key_once_and_a_rerun_uploads_nothing(lab_env, lab_settings, tmp_path):
@@ -65,15 +61,11 @@ def test_every_object_is_its_size_its_key_once_and_a_rerun_uploads_nothing(lab_e
     assert "(train 40 in 7 shards, test 7 in 2 shards)" in first.stdout
     train, members = SyntheticSplit(SPEC, "train"), []
     for shard in shards:
-        response = client.get_object(bucket, shard["key"])
-        try:
+        with opened(client, bucket, shard["key"]) as response:
             members += [
                 (parse_member(key), body)
                 for key, body in iter_verified(response, shard["key"], shard["sha256"])
             ]
-        finally:
-            response.close()
-            response.release_conn()
     assert [(index, (label, body)) for (index, label), body in members] == [
         (i, train.encoded(i)) for i in range(40)
     ]
