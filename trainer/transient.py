@@ -32,10 +32,9 @@ _TRANSIENT = re.compile(
 _LOST_UPLOAD = re.compile(r"<Code>NoSuchUpload</Code>")
 
 
-def transient(exc: BaseException, pattern: re.Pattern = _TRANSIENT) -> bool:
-    """Whether ``exc`` is a failure another GET of the same object may not have (or, with
-    ``pattern``, another failure worth sending the request again for)."""
-    return isinstance(exc, S3Exception) and bool(pattern.search(str(exc)))
+def transient(exc: BaseException) -> bool:
+    """Whether ``exc`` is a failure another GET of the same object may not have."""
+    return isinstance(exc, S3Exception) and bool(_TRANSIENT.search(str(exc)))
 
 
 def retry_after(exc: S3Exception, retry: int, *, write: bool = False) -> None:
@@ -45,7 +44,7 @@ def retry_after(exc: S3Exception, retry: int, *, write: bool = False) -> None:
 
     The one rule for every GET and PUT sent again: 0.25 s, then 0.5 s, then 1 s.
     """
-    again = transient(exc) or (write and transient(exc, _LOST_UPLOAD))
+    again = transient(exc) or (write and bool(_LOST_UPLOAD.search(str(exc))))
     if not again or retry >= ATTEMPTS:
         raise exc
     time.sleep(0.25 * 2 ** (retry - 1))

@@ -93,15 +93,15 @@ def minio_server() -> Iterator[LabMinio]:
         server.stop()
 
 
-def server_env(minio_server: LabMinio) -> dict[str, str]:
-    """Settings variables for a fresh bucket on the session's server."""
+def server_env(minio_server: LabMinio, *, secure: bool = False) -> dict[str, str]:
+    """Settings variables for a fresh bucket on the session's server (``secure``: one serving HTTPS)."""
     endpoint = minio_server.endpoint()
     return {
         "MINIO_ENDPOINT": endpoint,
         "MINIO_ROOT_USER": ROOT_USER,
         "MINIO_ROOT_PASSWORD": ROOT_PASSWORD,
-        "MINIO_SECURE": "false",
-        "AWS_ENDPOINT_URL": f"http://{endpoint}",
+        "MINIO_SECURE": "true" if secure else "false",
+        "AWS_ENDPOINT_URL": f"{'https' if secure else 'http'}://{endpoint}",
         "AWS_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": ROOT_USER,
         "AWS_SECRET_ACCESS_KEY": ROOT_PASSWORD,

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import assert_one_line_error, run_module
-from tests.integration.conftest import ROOT_PASSWORD, ROOT_USER, LabMinio, start_minio
+from tests.integration.conftest import LabMinio, server_env, start_minio
 
 MAKE_TLS = Path(__file__).resolve().parents[2] / "scripts" / "make-tls.sh"
 
@@ -39,19 +39,7 @@ def tls_minio(tls_dir: Path) -> Iterator[LabMinio]:
 
 def https_env(server: LabMinio, trust: Path | None) -> dict[str, str]:
     """Settings for the HTTPS server, both conventions; SSL_CERT_FILE only when ``trust``."""
-    endpoint = server.endpoint()
-    env = {
-        "MINIO_ENDPOINT": endpoint,
-        "MINIO_ROOT_USER": ROOT_USER,
-        "MINIO_ROOT_PASSWORD": ROOT_PASSWORD,
-        "MINIO_SECURE": "true",
-        "AWS_ENDPOINT_URL": f"https://{endpoint}",
-        "AWS_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": ROOT_USER,
-        "AWS_SECRET_ACCESS_KEY": ROOT_PASSWORD,
-        "BUCKET": "lab-tls",
-    }
-    return env | ({"SSL_CERT_FILE": str(trust)} if trust else {})
+    return server_env(server, secure=True) | ({"SSL_CERT_FILE": str(trust)} if trust else {})
 
 
 def test_a_sweep_point_over_https_reads_every_key_once_with_the_lab_s_ca(tls_minio, tls_dir, tmp_path):
