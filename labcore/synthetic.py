@@ -1,9 +1,11 @@
-"""Synthetic datasets of a chosen object size: ``synthetic:<count>:<size>[:labels=N][:seed=S]``.
+"""Synthetic datasets of a chosen object size: ``synthetic:<count>:<size|imagenet>[:labels=N][:seed=S]``.
 
 A 28x28 PNG is about 300 bytes, the most request-bound object a training set can have; real
 datasets bring objects of tens of KB to MBs, and none can be downloaded here. A synthetic dataset
-has ``count`` training objects (and a sixth as many test objects, MNIST's ratio) of exactly
-``size`` random bytes each, under the lab's key layout with extension ``.bin``.
+has ``count`` training objects (and a sixth as many test objects, MNIST's ratio): either exactly
+``size`` random bytes each, under the lab's key layout with extension ``.bin``, or, with
+``imagenet`` for the size, JPEGs whose sizes follow ImageNet's (:mod:`labcore.imagenet`, ``.jpg``,
+1,000 labels unless ``labels=`` says otherwise).
 
 Each object's label and bytes are a function of the seed, its split and its index alone, made
 when the seeder asks for them: no dataset is held in memory, and a re-run writes byte-identical
@@ -16,6 +18,7 @@ import random
 import re
 from dataclasses import dataclass
 
+from labcore import imagenet
 from labcore.errors import ConfigError
 
 PREFIX = "synthetic:"
@@ -33,7 +36,7 @@ _UNITS = {
 _SIZE_RE = re.compile(r"^([0-9]+)\s*([A-Za-z]*)$")
 MAX_SIZE = 256 << 20  # one object in memory at a time per upload thread
 MAX_LABELS = 1000  # the key layout's label range (labcore.layout.MAX_LABEL + 1)
-FORM = "synthetic:<count>:<size>[:labels=N][:seed=S]"
+FORM = "synthetic:<count>:<size|imagenet>[:labels=N][:seed=S]"
 EXAMPLE = "synthetic:2000:128KB"
 
 
@@ -56,10 +59,11 @@ def format_size(size: int) -> str:
 
 @dataclass(frozen=True)
 class SyntheticSpec:
-    """A synthetic dataset: ``count`` training objects of ``size`` bytes over ``labels`` labels."""
+    """A synthetic dataset: ``count`` training objects of ``size`` bytes over ``labels`` labels;
+    ``size`` None: ImageNet-like JPEGs (:mod:`labcore.imagenet`)."""
 
     count: int
-    size: int
+    size: int | None
     labels: int = 10
     seed: int = 0
 
@@ -69,7 +73,12 @@ class SyntheticSpec:
 
     def describe(self) -> str:
         """The dataset's name in reports: ``synthetic 2000 x 128 KB (10 labels, seed 0)``."""
-        return f"synthetic {self.count} x {format_size(self.size)} ({self.labels} labels, seed {self.seed})"
+        what = imagenet.describe() if self.size is None else format_size(self.size)
+        return f"synthetic {self.count} x {what} ({self.labels} labels, seed {self.seed})"
+
+    def split(self, name: str) -> SyntheticSplit | ImagenetSplit:
+        """The split ``name`` (train or test) of this dataset, as the seeder reads it."""
+        return ImagenetSplit(self, name) if self.size is None else SyntheticSplit(self, name)
 
 
 def parse_synthetic(text: str, *, name: str = "SEED_SOURCE") -> SyntheticSpec | None:
@@ -89,13 +98,15 @@ def parse_synthetic(text: str, *, name: str = "SEED_SOURCE") -> SyntheticSpec | 
     count, size = fields[0].strip(), fields[1]
     if not count.isdigit() or int(count) < 1:
         raise bad(f"the count {count!r} is not a whole number of at least 1")
-    try:
-        size_bytes = parse_size(size)
-    except ValueError as exc:
-        raise bad(str(exc)) from None
-    if not 1 <= size_bytes <= MAX_SIZE:
-        raise bad(f"the size must be 1 byte to {format_size(MAX_SIZE)}")
-    options = {"labels": 10, "seed": 0}
+    size_bytes = None
+    if size.strip().lower() != imagenet.PROFILE:
+        try:
+            size_bytes = parse_size(size)
+        except ValueError as exc:
+            raise bad(f"{exc}, or {imagenet.PROFILE}") from None
+        if not 1 <= size_bytes <= MAX_SIZE:
+            raise bad(f"the size must be 1 byte to {format_size(MAX_SIZE)}")
+    options = {"labels": 10 if size_bytes else MAX_LABELS, "seed": 0}
     for option in fields[2:]:
         key, _, value = option.partition("=")
         if key not in options or not value.strip().isdigit():
@@ -106,11 +117,8 @@ def parse_synthetic(text: str, *, name: str = "SEED_SOURCE") -> SyntheticSpec | 
     return SyntheticSpec(int(count), size_bytes, options["labels"], options["seed"])
 
 
-class SyntheticSplit:
+class _Split:
     """One split of a synthetic dataset, in the shape the seeder reads (:class:`labcore.sources.SeedSplit`)."""
-
-    extension = "bin"
-    content_type = "application/octet-stream"
 
     def __init__(self, spec: SyntheticSpec, name: str):
         if name not in ("train", "test"):
@@ -121,14 +129,24 @@ class SyntheticSplit:
     def __len__(self) -> int:
         return self._count
 
+    def _check(self, index: int) -> None:
+        if not 0 <= index < self._count:
+            raise IndexError(f"{self.name} has {self._count} objects, not {index + 1}")
+
+
+class SyntheticSplit(_Split):
+    """A split of fixed-size objects of random bytes (``.bin``)."""
+
+    extension = "bin"
+    content_type = "application/octet-stream"
+
     @property
     def object_size(self) -> int:
         """Every object's bytes."""
         return self.spec.size
 
     def _rng(self, index: int) -> random.Random:
-        if not 0 <= index < self._count:
-            raise IndexError(f"{self.name} has {self._count} objects, not {index + 1}")
+        self._check(index)
         # A string seed uses all its bytes (Python's seeding version 2); the split is in it so that
         # train and test never share bytes. Python promises the same draws across releases for
         # random() alone, so a unit test pins one object's bytes (test_the_bytes_are_pinned): a
@@ -144,3 +162,27 @@ class SyntheticSplit:
         rng = self._rng(index)
         label = rng.randrange(self.spec.labels)
         return label, rng.randbytes(self.spec.size)
+
+
+class ImagenetSplit(_Split):
+    """A split of ImageNet-like JPEGs (``.jpg``): sizes drawn per object (:mod:`labcore.imagenet`)."""
+
+    extension = "jpg"
+    content_type = "image/jpeg"
+    object_size = None  # each object's own
+
+    def label(self, index: int) -> int:
+        """The label of object ``index``."""
+        self._check(index)
+        return imagenet.label(self.spec.seed, self.name, index, self.spec.labels)
+
+    def size(self, index: int) -> int:
+        """The bytes of object ``index``, without making them."""
+        self._check(index)
+        return imagenet.draw(self.spec.seed, self.name, index, self.spec.labels)[2]
+
+    def encoded(self, index: int) -> tuple[int, bytes]:
+        """``(label, jpeg)`` of object ``index``."""
+        self._check(index)
+        rng, label, size = imagenet.draw(self.spec.seed, self.name, index, self.spec.labels)
+        return label, imagenet.jpeg(rng, size)

@@ -15,7 +15,7 @@ from labcore.shards import shards_prefix
 from labcore.sources import SeedSplit, dataset_name, idx_directory, load_split
 from labcore.synthetic import EXAMPLE as SYNTHETIC_EXAMPLE
 from labcore.synthetic import FORM as SYNTHETIC_FORM
-from labcore.synthetic import SyntheticSplit, parse_synthetic
+from labcore.synthetic import parse_synthetic
 from seeder.upload import ensure_bucket, seed, seed_shards
 
 
@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Upload MNIST to MinIO as one lossless PNG per sample, at "
             "s3://$BUCKET/$DATA_PREFIX/<split>/<label>/<index>.png (or a synthetic dataset of a chosen "
-            "object size, as <index>.bin). Re-runs upload only what is "
+            "object size, as <index>.bin, or ImageNet-like JPEGs, as <index>.jpg). Re-runs upload only what is "
             "missing or different. Connection settings come from .env and the environment "
             "(MINIO_ENDPOINT, MINIO_ROOT_USER, MINIO_ROOT_PASSWORD, MINIO_SECURE)."
         ),
@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
             "  python -m seeder                      # MNIST from the public mirrors\n"
             "  python -m seeder --source /usr/share/datasets/fashion-mnist --limit 1000\n"
             "  python -m seeder --source synthetic:2000:128KB --prefix synth-128k\n"
+            "  python -m seeder --source synthetic:4096:imagenet --prefix imagenet-like\n"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -43,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="mnist|PATH|synthetic:...",
         help="'mnist' downloads and verifies MNIST; PATH is a directory of IDX files, raw or .gz; "
         f"'{SYNTHETIC_FORM}' (e.g. {SYNTHETIC_EXAMPLE}) makes <count> objects of <size> random bytes "
-        "each, as .bin, for the bench at other object sizes (test gets a sixth as many) "
+        "each, as .bin, for the bench at other object sizes; with 'imagenet' for <size>, JPEGs whose sizes "
+        "follow ImageNet's (median 96 KB), as .jpg over 1,000 labels (test gets a sixth as many) "
         "[env SEED_SOURCE, default mnist]",
     )
     parser.add_argument(
@@ -127,7 +129,7 @@ def _load_source(settings, splits: list[str], progress: bool) -> tuple[list[Seed
     source = settings.seed_source
     spec = parse_synthetic(source)
     if spec is not None:
-        return [SyntheticSplit(spec, name) for name in splits], spec.describe()
+        return [spec.split(name) for name in splits], spec.describe()
     directory = idx_directory(source, settings.mnist_cache_dir, settings.mnist_mirrors, progress=progress)
     return [load_split(directory, name) for name in splits], dataset_name(source, directory)
 

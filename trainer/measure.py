@@ -15,8 +15,6 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from trainer.sample import undecoded
-
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
@@ -24,9 +22,9 @@ PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 class Pass:
     """One pass: samples delivered, seconds, mean label entropy per batch (bits), peak RSS (MB), CPU.
 
-    ``raw_bytes`` are the bytes of undecoded (``.bin``) samples delivered, and ``distinct`` the
-    distinct keys among the samples: a pass that delivered every key once has ``distinct ==
-    samples``.
+    ``object_bytes`` are the bytes of the objects delivered (as read, before decoding),
+    ``distinct`` the distinct keys among the samples (a pass that delivered every key once has
+    ``distinct == samples``) and ``unusable`` the samples that did not decode.
     """
 
     samples: int
@@ -34,8 +32,9 @@ class Pass:
     entropy_bits: float
     peak_rss_mb: float
     cpu: CpuSplit
-    raw_bytes: int = 0
+    object_bytes: int = 0
     distinct: int = 0
+    unusable: int = 0
 
 
 def label_entropy(labels) -> float:
@@ -179,19 +178,19 @@ def measure_pass(make_loader, max_samples: int | None = None) -> Pass:
     ``max_samples``): rate, label mixing, memory.
     """
     entropies: list[float] = []
-    samples = raw_bytes = 0
+    samples = object_bytes = unusable = 0
     keys: set[str] = set()
     with TreeMonitor() as monitor:
         started = time.perf_counter()
         for batch in make_loader():
             samples += len(batch.keys)
             keys.update(batch.keys)
-            if undecoded(batch.images):
-                raw_bytes += batch.images.numel()
+            object_bytes += batch.nbytes
+            unusable += len(batch.problems)
             if len(batch.labels):
                 entropies.append(label_entropy(batch.labels))
             if max_samples and samples >= max_samples:
                 break
         seconds = time.perf_counter() - started
     mean_entropy = sum(entropies) / len(entropies) if entropies else 0.0
-    return Pass(samples, seconds, mean_entropy, monitor.peak, monitor.cpu, raw_bytes, len(keys))
+    return Pass(samples, seconds, mean_entropy, monitor.peak, monitor.cpu, object_bytes, len(keys), unusable)

@@ -20,7 +20,7 @@ UNLISTED = -1
 def undecoded(images: object) -> bool:
     """Whether ``images`` (a sample's or a batch's) are objects' bytes, not pixels: the 1-D
     ``uint8`` tensor a ``.bin`` object (a synthetic dataset) is read into, undecoded."""
-    return getattr(images, "dtype", None) == torch.uint8
+    return getattr(images, "dtype", None) == torch.uint8 and images.dim() == 1
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,8 @@ class Sample:
       connector's listing order (``s3prefix``, evaluation), read-ahead, ``manual`` (it lists in
       each worker) and shard members;
     - ``raw``: the object's bytes, for datasets that are not 28x28 PNGs; ``None`` unless asked
-      for (``keep_raw``), so memory does not grow.
+      for (``keep_raw``), so memory does not grow;
+    - ``nbytes``: how many bytes the object (or shard member) had: what the bench counts.
     """
 
     image: torch.Tensor | None
@@ -52,6 +53,7 @@ class Sample:
     problem: str = ""
     index: int = UNLISTED
     raw: bytes | None = None
+    nbytes: int = 0
 
     @property
     def usable(self) -> bool:
@@ -62,7 +64,8 @@ class Batch(NamedTuple):
     """What a DataLoader step yields: the usable samples stacked, and every sample's key and worker.
 
     ``keys`` and ``workers`` cover every object delivered, usable or not (usable ones first), so
-    the exactly-once check sees them all; ``problems`` holds ``(key, why)`` of the skipped ones.
+    the exactly-once check sees them all; ``problems`` holds ``(key, why)`` of the skipped ones;
+    ``nbytes`` the bytes of all its objects, as read.
     """
 
     images: torch.Tensor
@@ -70,3 +73,4 @@ class Batch(NamedTuple):
     keys: list[str]
     workers: torch.Tensor
     problems: list[tuple[str, str]]
+    nbytes: int = 0

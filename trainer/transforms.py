@@ -18,6 +18,7 @@ from trainer.transient import read_object
 # MNIST's pixel mean and standard deviation; Fashion-MNIST's are close enough for a demo.
 MEAN, STD = 0.1307, 0.3081
 SHAPE = (28, 28)
+CROP = (224, 224)  # what an ImageNet model takes
 OUTSIDE_LAYOUT = "outside the <label>/<index>.png layout"
 
 
@@ -54,9 +55,13 @@ def decode_sample(
     with no image and ``problem`` saying why: data problems are counted and skipped, not fatal
     (``--strict`` makes them so). ``keep_raw`` keeps the bytes in the sample.
 
-    A ``.bin`` object (a synthetic dataset, :mod:`labcore.synthetic`) is not decoded: its
-    ``image`` is its bytes as a 1-D ``uint8`` tensor, which the bench counts. Which decode applies
-    is the key's to say, so no loader needs a mode for it; the trainer never plans such keys.
+    Which decode applies is the key's extension's to say, so no loader needs a mode for it (the
+    trainer plans ``.png`` keys alone; the others are the bench's, :mod:`labcore.synthetic`):
+
+    - ``.png``: a 28x28 grayscale PNG, normalized: a 1x28x28 float tensor;
+    - ``.jpg``: decoded to RGB, its centre square scaled to 224x224 as ImageNet training does:
+      a 3x224x224 ``uint8`` tensor (normalizing is left to the model's device);
+    - ``.bin``: not decoded: the bytes as a 1-D ``uint8`` tensor, which the bench counts.
     """
     worker = worker_id()
     raw = data if keep_raw else None
@@ -64,32 +69,49 @@ def decode_sample(
         try:
             label = sample_label(key)
         except ValueError:
-            return Sample(None, -1, key, worker, OUTSIDE_LAYOUT, index, raw)
+            return Sample(None, -1, key, worker, OUTSIDE_LAYOUT, index, raw, len(data))
     if is_raw(key):
-        return Sample(
-            torch.frombuffer(bytearray(data), dtype=torch.uint8), label, key, worker, "", index, raw
-        )
-    pixels, problem = _pixels(data)
+        image, problem = torch.frombuffer(bytearray(data), dtype=torch.uint8), ""
+    elif key.endswith(".jpg"):
+        image, problem = _jpeg(data)
+    else:
+        image, problem = _png(data)
+    return Sample(image, label, key, worker, problem, index, raw, len(data))
+
+
+def _png(data: bytes) -> tuple[torch.Tensor | None, str]:
+    pixels, problem = _pixels(data, "PNG")
     if pixels is None:
-        return Sample(None, label, key, worker, problem, index, raw)
-    tensor = torch.from_numpy(pixels).div_(255.0).sub_(MEAN).div_(STD).unsqueeze(0)
-    return Sample(tensor, label, key, worker, "", index, raw)
+        return None, problem
+    if pixels.shape != SHAPE:
+        return None, f"{pixels.shape[0]}x{pixels.shape[1]} image, not 28x28"
+    return torch.from_numpy(pixels).div_(255.0).sub_(MEAN).div_(STD).unsqueeze(0), ""
 
 
-def _pixels(data: bytes) -> tuple[np.ndarray | None, str]:
-    """``(pixels, "")`` of a 28x28 PNG as float grayscale, or ``(None, why)`` when ``data`` is not one."""
+def _jpeg(data: bytes) -> tuple[torch.Tensor | None, str]:
+    pixels, problem = _pixels(data, "JPEG")
+    if pixels is None:
+        return None, problem
+    return torch.from_numpy(pixels).permute(2, 0, 1).contiguous(), ""
+
+
+def _pixels(data: bytes, kind: str) -> tuple[np.ndarray | None, str]:
+    """``(pixels, "")`` of a ``kind`` image (PNG: 28x28 float grayscale as it is; JPEG: the 224x224
+    ``uint8`` RGB centre), or ``(None, why)`` when ``data`` is not one."""
     if not data:
         return None, "empty object"
     try:
         with Image.open(io.BytesIO(data)) as image:
-            if image.format != "PNG":
-                return None, f"{image.format} image, not PNG"
-            pixels = np.asarray(image.convert("L"), dtype=np.float32)
+            if image.format != kind:
+                return None, f"{image.format} image, not {kind}"
+            if kind == "PNG":
+                return np.asarray(image.convert("L"), dtype=np.float32), ""
+            side = min(image.size)
+            left, top = (image.width - side) // 2, (image.height - side) // 2
+            square = image.convert("RGB").crop((left, top, left + side, top + side))
+            return np.array(square.resize(CROP, Image.Resampling.BILINEAR), dtype=np.uint8), ""
     except (OSError, ValueError, SyntaxError) as exc:
-        return None, f"not a readable PNG ({exc})"
-    if pixels.shape != SHAPE:
-        return None, f"{pixels.shape[0]}x{pixels.shape[1]} image, not 28x28"
-    return pixels, ""
+        return None, f"not a readable {kind} ({exc})"
 
 
 def collate_samples(batch: list[Sample]) -> Batch:
@@ -108,7 +130,7 @@ def collate_samples(batch: list[Sample]) -> Batch:
     keys = [s.key for s in good] + [s.key for s in bad]
     workers = torch.tensor([s.worker for s in good] + [s.worker for s in bad], dtype=torch.long)
     problems = [(s.key, s.problem) for s in bad]
-    return Batch(images, labels, keys, workers, problems)
+    return Batch(images, labels, keys, workers, problems, sum(s.nbytes for s in batch))
 
 
 class DecodePng:

@@ -93,7 +93,7 @@ def test_make_bench_smoke(lab, tmp_path):
         BENCH_ARGS=f"--repeats 1 --workers 0,2 --out {out} --ceiling-seconds 1 --train s3iter --seeds 1",
         SEED_BENCH_ARGS=f"--limit 100 --out {out}",
         SWEEP_ARGS=f"--sizes 4KB --bytes-per-point 64KB --min-objects 16 --workers 0 --loaders s3iter,shards "
-        f"--ceiling-seconds 0 --out {out}",
+        f"--ceiling-seconds 0 --imagenet 0 --out {out}",
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = json.loads(next(out.glob("bench-2*.json")).read_text())
@@ -123,7 +123,7 @@ def test_make_bench_smoke(lab, tmp_path):
     # Then the object-size sweep: one size, every key once with all its bytes.
     sweep = json.loads(next(out.glob("bench-sizes-*.json")).read_text())
     assert [(p["label"], p["count"], p["wrong"]) for p in sweep["points"]] == [("4 KB", 16, [])]
-    assert [r["raw_bytes"] for r in sweep["points"][0]["rows"]] == [16 * 4096] * 2
+    assert [r["object_bytes"] for r in sweep["points"][0]["rows"]] == [16 * 4096] * 2
 
 
 def test_every_published_port_is_loopback(lab):

@@ -71,8 +71,11 @@ def test_cpu_of_workers_is_counted_after_they_exit():
     assert "workers" in monitor.cpu.line()
 
 
-def test_a_pass_counts_raw_bytes_and_distinct_keys():
+def test_a_pass_counts_object_bytes_and_distinct_keys():
     samples = [decode_sample(f"s/train/1/{i:05d}.bin", bytes(100 + i)) for i in range(6)]
     batches = [collate_samples(samples[:4]), collate_samples(samples[4:] + samples[:1])]
     done = measure_pass(lambda: iter(batches))
-    assert (done.samples, done.distinct, done.raw_bytes) == (7, 6, sum(100 + i for i in range(6)) + 100)
+    assert (done.samples, done.distinct, done.object_bytes) == (7, 6, sum(100 + i for i in range(6)) + 100)
+    assert done.unusable == 0
+    broken = decode_sample("s/train/1/00009.png", b"not a png")
+    assert measure_pass(lambda: iter([collate_samples([samples[0], broken])])).unusable == 1

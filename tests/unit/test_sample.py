@@ -67,8 +67,8 @@ def test_a_batch_names_its_parts_and_lists_every_key_usable_first():
     assert batch.images.shape == (1, 1, 28, 28) and batch.labels.tolist() == [7]
     assert batch.keys == [KEY, "mnist/train/x.png"] and batch.workers.tolist() == [-1, -1]
     assert batch.problems == [("mnist/train/x.png", "outside the <label>/<index>.png layout")]
-    images, labels, keys, workers, problems = batch  # still unpacks, in this order
-    assert keys == batch.keys
+    images, labels, keys, workers, problems, nbytes = batch  # still unpacks, in this order
+    assert keys == batch.keys and nbytes == 1 + len(PNG), "the bytes of every object, usable or not"
 
 
 class Pngs:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from trainer.bench.size_report import crossover, ratios, table
+from trainer.bench.size_report import chart, crossover, decode_table, ratios, table
 from trainer.bench.sizes import Point, SweepPlan, check_pass
 
 
@@ -54,10 +54,11 @@ def test_the_table_shows_each_loader_the_ceiling_and_the_checks():
 
 
 def test_a_pass_is_checked_for_every_key_once_and_every_byte():
-    row = {"samples": 100, "distinct": 100, "raw_bytes": 102400}
-    assert check_pass(row, 100, 1024) == ""
-    assert check_pass({**row, "distinct": 99}, 100, 1024) == "100 samples of 99 distinct keys, not 100"
-    assert check_pass({**row, "raw_bytes": 5}, 100, 1024) == "5 bytes, not 102400"
+    row = {"samples": 100, "distinct": 100, "object_bytes": 102400, "unusable": 0}
+    assert check_pass(row, 100, 102400) == ""
+    assert check_pass({**row, "distinct": 99}, 100, 102400) == "100 samples of 99 distinct keys, not 100"
+    assert check_pass({**row, "object_bytes": 5}, 100, 102400) == "5 bytes, not 102400"
+    assert check_pass({**row, "unusable": 2}, 100, 102400) == "2 objects did not decode"
 
 
 def test_counts_read_a_similar_number_of_bytes_and_batches_stay_under_16_mb():
@@ -67,3 +68,24 @@ def test_counts_read_a_similar_number_of_bytes_and_batches_stay_under_16_mb():
     plan = SweepPlan(sizes=(1024,))
     assert [plan.count(s) for s in (1024, 16 << 10, 128 << 10, 1 << 20)] == [32768, 32768, 4096, 512]
     assert [plan.batch(s) for s in (1024, 128 << 10, 1 << 20, 64 << 20)] == [256, 128, 16, 1]
+
+
+def test_the_imagenet_like_point_has_its_own_table_and_stays_off_the_size_curve(tmp_path):
+    sizes = [point(1024, None, s3iter=1.0, shards=10.0), point(1 << 20, 100.0, s3iter=9.9, shards=10.0)]
+    jpegs = point(111_000, 900.0, s3iter=40.0, shards=60.0)
+    jpegs.profile, jpegs.decode_ms = "imagenet", 6.25
+    jpegs.rows[0]["cpu"], jpegs.rows[1]["cpu"] = (
+        {"main": 0.05, "workers": 0.7, "others": 0.2, "idle": 0.05},
+        {},
+    )
+    assert jpegs.label == "ImageNet-like JPEG (mean 108 KB)"
+    # Decoded JPEGs are no point of the raw curve: the crossover is the fixed sizes'.
+    assert crossover([*sizes, jpegs]) == crossover(sizes) == "1 MB (s3iter at 99% of shards)"
+    lines = decode_table([*sizes, jpegs]).splitlines()
+    assert lines[0] == (
+        "ImageNet-like JPEG (mean 108 KB), decoded to 224x224 (100 objects; decoding alone 6.2 ms per object on one core):"
+    )
+    assert lines[3:] == ["| s3iter | 360 | 40.0 | 5/70/20/5% |", "| shards | 541 | 60.0 | n/a |"]
+    assert decode_table(sizes) == ""
+    chart([*sizes, jpegs], tmp_path / "sizes.png", "sweep")
+    assert (tmp_path / "sizes.png").read_bytes()[:4] == b"\x89PNG"

@@ -55,7 +55,7 @@ def test_a_malformed_spec_is_one_line_from_the_settings(text, why, tmp_path):
         load_settings(env)
     message = str(caught.value)
     assert message.startswith(f"SEED_SOURCE={text!r}: ") and why in message and "\n" not in message
-    assert "synthetic:<count>:<size>" in message
+    assert "synthetic:<count>:<size|imagenet>" in message
 
 
 def test_objects_are_the_size_asked_for_and_the_same_on_every_run():

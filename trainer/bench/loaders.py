@@ -75,9 +75,11 @@ class Result:
     peak_rss_mb: float = 0.0
     # Shares of the machine's CPU during the last pass: main, workers, server and others, idle.
     cpu: dict = field(default_factory=dict)
-    # Of the last pass: the distinct keys delivered, and the bytes of undecoded (.bin) samples.
+    # Of the last pass: the distinct keys delivered, the bytes of their objects as read, and the
+    # samples that did not decode.
     distinct: int = 0
-    raw_bytes: int = 0
+    object_bytes: int = 0
+    unusable: int = 0
 
     @property
     def rates(self) -> list[float]:
@@ -90,8 +92,9 @@ class Result:
             **asdict(self),
             "samples_per_s_min": min(rates),
             "samples_per_s_median": statistics.median(rates),
-            # Undecoded samples count their own bytes (shards' tar headers are not payload).
-            "mb_per_s_median": (self.raw_bytes / 1e6 if self.raw_bytes else self.megabytes) / median_seconds,
+            # The objects' own bytes (shards' tar headers are not payload).
+            "mb_per_s_median": (self.object_bytes / 1e6 if self.object_bytes else self.megabytes)
+            / median_seconds,
         }
 
 
@@ -262,7 +265,7 @@ def _run_one(
     samples = 0
     peak = entropy = 0.0
     cpu: dict = {}
-    distinct = raw_bytes = 0
+    distinct = object_bytes = unusable = 0
     for _ in range(plan.repeats):
         if loader == "local":
             make = _local_loader(root, data.keys, plan.batch_size, workers)
@@ -285,7 +288,7 @@ def _run_one(
         samples, entropy = done.samples, done.entropy_bits
         peak = max(peak, done.peak_rss_mb)
         cpu = {k: round(v, 3) for k, v in done.cpu.shares().items()}
-        distinct, raw_bytes = done.distinct, done.raw_bytes
+        distinct, object_bytes, unusable = done.distinct, done.object_bytes, done.unusable
     total_bytes = sum(data.shard_sizes.values()) if loader == "shards" else sum(data.sizes.values())
     fraction = min(1.0, samples / max(len(data.sizes), 1))
     return Result(
@@ -299,5 +302,6 @@ def _run_one(
         round(peak, 1),
         cpu,
         distinct,
-        raw_bytes,
+        object_bytes,
+        unusable,
     )

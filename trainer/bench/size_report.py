@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trainer.bench.sizes import Point
-from trainer.bench.verdicts import save_chart
+from trainer.bench.verdicts import cpu_text, save_chart
 
 # The targets the sweep reports against, met or not (issue 23).
 CEILING_SHARE = 0.70  # best per-object loader / server ceiling, in MB/s, at 128 KB and above
@@ -64,7 +64,9 @@ def ratios(points: list[Point]) -> list[Ratio]:
 
 
 def crossover(points: list[Point]) -> str:
-    """The smallest size at which the best per-object loader reaches 80% of shards, in words."""
+    """The smallest size at which the best per-object loader reaches 80% of shards, in words
+    (over the fixed sizes: the ImageNet-like point decodes, so it is no point of that curve)."""
+    points = [p for p in points if not p.profile]
     measured = False
     for point in points:
         best = point.best_per_object()
@@ -129,23 +131,52 @@ def knobs_table(points: list[Point]) -> str:
     return "\n".join(lines)
 
 
+def decode_table(points: list[Point]) -> str:
+    """The ImageNet-like point: each loader's rate with decoding and the CPU split; "" if none."""
+    point = next((p for p in points if p.profile), None)
+    if point is None:
+        return ""
+    lines = [
+        f"{point.label}, decoded to 224x224 ({point.count} objects; decoding alone "
+        + ("n/a" if point.decode_ms is None else f"{point.decode_ms:.1f} ms per object on one core")
+        + "):",
+        "| loader | objects/s | MB/s | CPU main/workers/server and others/idle |",
+        "| --- | ---: | ---: | --- |",
+    ]
+    for row in point.rows:
+        lines.append(
+            f"| {row['loader']} | {row['samples_per_s_median']:.0f} | {row['mb_per_s_median']:.1f} "
+            f"| {cpu_text(row['cpu'])} |"
+        )
+    return "\n".join(lines)
+
+
 def chart(points: list[Point], path: Path, title: str) -> None:
-    """MB/s against object size (log-log), one line per loader, the server's ceiling dashed."""
+    """MB/s against object size (log-log), one line per loader, the server's ceiling dashed; the
+    ImageNet-like point (decoded) as stars at its mean size, in each loader's colour."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    profiled = [p for p in points if p.profile]
+    points = [p for p in points if not p.profile]
     sizes = [p.size for p in points]
-    loaders = list(dict.fromkeys(r["loader"] for p in points for r in p.rows))
+    loaders = list(dict.fromkeys(r["loader"] for p in points + profiled for r in p.rows))
     fig, ax = plt.subplots(figsize=(9, 5.2))
     for loader in loaders:
         values = [p.mb_per_s(loader) for p in points]
         style = {"local": ":", "shards": "-"}.get(loader, "-")
-        ax.plot(sizes, values, style, marker="o", label=loader, linewidth=2.2 if loader == "shards" else 1.4)
+        (line,) = ax.plot(
+            sizes, values, style, marker="o", label=loader, linewidth=2.2 if loader == "shards" else 1.4
+        )
+        for point in profiled:
+            ax.plot([point.size], [point.mb_per_s(loader)], "*", color=line.get_color(), markersize=11)
     ceiling = [p.ceiling_mb_per_s for p in points]
     if any(ceiling):
         ax.plot(sizes, ceiling, "k--", marker="x", label="server ceiling (wrk, presigned GETs)")
+    for point in profiled:
+        ax.plot([], [], "k*", markersize=11, label=f"{point.label}, decoded")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xticks(sizes, [p.label for p in points])

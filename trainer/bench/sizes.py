@@ -6,21 +6,28 @@ about 110 KB. Each point of the sweep reads one synthetic dataset of one size, r
 objects are not decoded), through every loader, and checks that the pass delivered every key once
 and exactly ``count x size`` bytes: a throughput figure from a pass that lost or repeated objects
 would mean nothing. The counts are scaled so that every point reads a similar number of bytes.
+
+One more point, when asked for, reads ImageNet-like JPEGs (:mod:`labcore.imagenet`) and decodes
+them as ImageNet training does: the rate with decoding, where the CPU went, and what decoding alone
+costs one core. Its bytes are checked against the listing (each object has its own size).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from labcore.clients import store_errors
+from labcore import imagenet
+from labcore.clients import opened, store_errors
 from labcore.settings import Settings
 from labcore.shards import shards_prefix
-from labcore.synthetic import SyntheticSpec, SyntheticSplit, format_size
+from labcore.synthetic import MAX_LABELS, SyntheticSpec, format_size
 from seeder.upload import seed, seed_shards
 from trainer.bench.ceiling import measure_ceiling
 from trainer.bench.loaders import PER_OBJECT, Plan, list_bench_split, parse_loader, run_loaders
+from trainer.transforms import CROP, decode_sample
 
 DEFAULT_SIZES = ("1KB", "16KB", "128KB", "1MB")
 DEFAULT_LOADERS = ("s3iter", "s3iter@8", "manual@8", "map", "shards", "local")
@@ -37,6 +44,10 @@ KNOB_LOADERS = ("s3iter", "map", "shards")
 # A batch holds at most this many bytes, so that 1 MB objects do not make 256 MB batches (times
 # the workers' prefetch) on a laptop.
 BATCH_BYTES = 16 << 20
+# A decoded ImageNet-like sample: 3x224x224 bytes.
+DECODED_BYTES = 3 * CROP[0] * CROP[1]
+# Objects whose decode alone is timed, in this process on one core.
+DECODE_SAMPLE = 128
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,8 @@ class SweepPlan:
     ceiling_connections: tuple[int, ...] = (1, 4, 16, 64)
     # The size at which the connector's knobs are tried too (KNOBS); None: not tried.
     knobs_at: int | None = None
+    # ImageNet-like JPEGs, decoded, after the sizes: this many objects; 0: no such point.
+    imagenet: int = 0
 
     def count(self, size: int) -> int:
         """Objects at ``size``: ``bytes_per_point`` of them, within ``min_objects``-``max_objects``."""
@@ -69,7 +82,11 @@ class SweepPlan:
 
 @dataclass
 class Point:
-    """One object size: its dataset, each loader's pass, the server's ceiling and the checks."""
+    """One object size: its dataset, each loader's pass, the server's ceiling and the checks.
+
+    The ImageNet-like point (``profile`` set) has objects of many sizes: ``size`` is their mean,
+    and ``decode_ms`` what decoding one took on one core of this process.
+    """
 
     size: int
     count: int
@@ -80,10 +97,15 @@ class Point:
     knobs: list[dict] = field(default_factory=list)
     # "loader: what went wrong" for each pass that did not deliver every key once, count x size bytes.
     wrong: list[str] = field(default_factory=list)
+    nbytes: int = 0  # every object's bytes together: what each pass must read
+    profile: str = ""
+    decode_ms: float | None = None
 
     @property
     def label(self) -> str:
-        return format_size(self.size)
+        return (
+            f"ImageNet-like JPEG (mean {self.size / 1024:.0f} KB)" if self.profile else format_size(self.size)
+        )
 
     def row(self, loader: str) -> dict | None:
         """``loader``'s pass at this size (with the connector's defaults), ``None`` if it did not run."""
@@ -115,18 +137,19 @@ class Point:
         }
 
 
-def seed_point(client, settings: Settings, size: int, count: int, *, shards: bool, log: Callable) -> str:
-    """Seed ``count`` synthetic objects of ``size`` bytes (and their shards) under the size's prefix.
+def seed_point(client, settings: Settings, spec: SyntheticSpec, *, shards: bool, log: Callable) -> str:
+    """Seed ``spec``'s training split (and its shards) under the sweep's prefix for it.
 
     Idempotent like any seed: a second sweep uploads nothing. The prefix is the sweep's own, so
     objects of an earlier sweep with another count are pruned, never read.
     """
-    prefix = f"{ROOT}/{format_size(size).replace(' ', '').lower()}"
-    splits = [SyntheticSplit(SyntheticSpec(count, size), "train")]
+    name = imagenet.PROFILE if spec.size is None else format_size(spec.size).replace(" ", "").lower()
+    prefix = f"{ROOT}/{name}"
+    splits = [spec.split("train")]
     common = {"workers": settings.seed_workers, "prune": True, "progress": False}
     with store_errors(settings):
         report = seed(client, settings.bucket, prefix, splits, **common)
-        log(f"bench sizes: {format_size(size)}: {report.line()}")
+        log(f"bench sizes: {name}: {report.line()}")
         if shards:
             sharded = seed_shards(
                 client,
@@ -136,43 +159,66 @@ def seed_point(client, settings: Settings, size: int, count: int, *, shards: boo
                 shard_bytes=settings.shard_bytes,
                 **common,
             )
-            log(f"bench sizes: {format_size(size)}: {sharded.line()}")
+            log(f"bench sizes: {name}: {sharded.line()}")
     return prefix
 
 
-def check_pass(row: dict, count: int, size: int) -> str:
-    """Why a pass is not every key once with ``count x size`` bytes; empty when it is."""
+def check_pass(row: dict, count: int, nbytes: int) -> str:
+    """Why a pass is not every key once, each decoded, with ``nbytes`` bytes in all; empty when it is."""
     problems = []
     if row["samples"] != count or row["distinct"] != count:
         problems.append(f"{row['samples']} samples of {row['distinct']} distinct keys, not {count}")
-    if row["raw_bytes"] != count * size:
-        problems.append(f"{row['raw_bytes']} bytes, not {count * size}")
+    if row["object_bytes"] != nbytes:
+        problems.append(f"{row['object_bytes']} bytes, not {nbytes}")
+    if row.get("unusable"):
+        problems.append(f"{row['unusable']} objects did not decode")
     return "; ".join(problems)
 
 
 def _checked(point: Point, row: dict) -> dict:
     """``row``, with what is wrong in it noted on ``point``."""
-    wrong = check_pass(row, point.count, point.size)
+    wrong = check_pass(row, point.count, point.nbytes)
     if wrong:
         point.wrong.append(f"{row['loader']}{' with ' + row['knob'] if 'knob' in row else ''}: {wrong}")
     return row
 
 
-def run_point(client, settings: Settings, plan: SweepPlan, size: int, gets, log: Callable) -> Point:
-    """Seed one size, run every loader over it, probe the server's ceiling at that size, check."""
-    count = plan.count(size)
+def decode_ms(client, settings: Settings, keys: list[str], log: Callable) -> float:
+    """Milliseconds to decode one object of ``keys`` (the first :data:`DECODE_SAMPLE`) on one core,
+    in this process, their bytes fetched first: what decoding alone costs, without any GET."""
+    bodies = []
+    with store_errors(settings, "s3"):
+        for key in keys[:DECODE_SAMPLE]:
+            with opened(client, settings.bucket, key) as response:
+                bodies.append((key, response.read()))
+    started = time.perf_counter()
+    for key, body in bodies:
+        decode_sample(key, body)
+    ms = (time.perf_counter() - started) * 1000 / max(1, len(bodies))
+    log(f"bench sizes: decoding alone: {ms:.1f} ms per object on one core ({len(bodies)} objects)")
+    return ms
+
+
+def run_point(client, settings: Settings, plan: SweepPlan, spec: SyntheticSpec, gets, log: Callable) -> Point:
+    """Seed one dataset, run every loader over it, probe the server's ceiling at its size, check."""
     shards = "shards" in plan.loaders
-    prefix = seed_point(client, settings, size, count, shards=shards, log=log)
+    prefix = seed_point(client, settings, spec, shards=shards, log=log)
     at_size = dataclasses.replace(settings, data_prefix=prefix)
     data = list_bench_split(client, at_size, "train", shards=shards)
-    point = Point(size, count, prefix)
-    passes = Plan([plan.workers], plan.repeats, plan.batch(size), max_samples=None)
+    nbytes = sum(data.sizes.values())
+    if spec.size is None:
+        point = Point(round(nbytes / spec.count), spec.count, prefix, nbytes=nbytes, profile=imagenet.PROFILE)
+        point.decode_ms = decode_ms(client, at_size, data.keys, log)
+        batch = plan.batch(DECODED_BYTES)
+    else:
+        point, batch = Point(spec.size, spec.count, prefix, nbytes=nbytes), plan.batch(spec.size)
+    passes = Plan([plan.workers], plan.repeats, batch, max_samples=None)
     for result in run_loaders(at_size, client, data, list(plan.loaders), passes, gets, log):
         point.rows.append(_checked(point, result.row()))
-    if size == plan.knobs_at:
+    if spec.size is not None and spec.size == plan.knobs_at:
         loaders = [loader for loader in KNOB_LOADERS if loader in plan.loaders]
         for knob, changes in KNOBS.items():
-            log(f"bench sizes: {format_size(size)}: {knob}")
+            log(f"bench sizes: {point.label}: {knob}")
             turned = dataclasses.replace(at_size, **changes)
             for result in run_loaders(turned, client, data, loaders, passes, gets, log):
                 point.knobs.append(_checked(point, {**result.row(), "knob": knob}))
@@ -191,11 +237,13 @@ def run_point(client, settings: Settings, plan: SweepPlan, size: int, gets, log:
 
 
 def sweep(client, settings: Settings, plan: SweepPlan, gets, log: Callable = print) -> list[Point]:
-    """Every size of ``plan``, smallest first."""
+    """Every size of ``plan``, smallest first, then the ImageNet-like point if asked for."""
+    specs = [SyntheticSpec(plan.count(size), size) for size in sorted(plan.sizes)]
+    if plan.imagenet:
+        specs.append(SyntheticSpec(plan.imagenet, None, labels=MAX_LABELS))
     points = []
-    for size in sorted(plan.sizes):
-        log(
-            f"bench sizes: {format_size(size)}: {plan.count(size)} objects, loaders {', '.join(plan.loaders)}"
-        )
-        points.append(run_point(client, settings, plan, size, gets, log))
+    for spec in specs:
+        what = imagenet.describe() if spec.size is None else format_size(spec.size)
+        log(f"bench sizes: {what}: {spec.count} objects, loaders {', '.join(plan.loaders)}")
+        points.append(run_point(client, settings, plan, spec, gets, log))
     return points

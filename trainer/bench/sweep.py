@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"s3://$BUCKET/{ROOT}/<size>/), read each through every loader without decoding, check that "
         "every key arrived once with all its bytes, probe the server's ceiling at that size with wrk, "
         "and report MB/s and objects/s per loader and size: a table, JSON and a chart in results/. "
+        f"Then the same over ImageNet-like JPEGs (s3://$BUCKET/{ROOT}/imagenet/), decoded. "
         "Re-runs upload nothing that is already there.",
     )
     parser.add_argument(
@@ -69,6 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="the size (one of --sizes) at which s3iter, map and shards also run with the connector's "
         "range-based reader and with 5 MB and 16 MB parts (default 1MB; none: not)",
     )
+    parser.add_argument(
+        "--imagenet",
+        type=int,
+        default=4096,
+        metavar="N",
+        help="then N ImageNet-like JPEGs (median 96 KB), decoded to 224x224 as ImageNet training does: "
+        "the rate with decoding and where the CPU went (default 4096; 0: not)",
+    )
     parser.add_argument("--workers", type=int, default=4, metavar="N", help="DataLoader workers (default 4)")
     parser.add_argument(
         "--repeats", type=int, default=1, metavar="N", help="passes per loader and size (default 1)"
@@ -101,6 +110,8 @@ def parse_plan(args: argparse.Namespace) -> SweepPlan:
         raise ConfigError(
             "--min-objects and --repeats must be at least 1, --workers and --ceiling-seconds not negative"
         )
+    if args.imagenet < 0:
+        raise ConfigError(f"--imagenet takes a count of objects, or 0 for none, not {args.imagenet}")
     sizes = _sizes(args.sizes)
     knobs_at = None
     if args.knobs_at.strip().lower() != "none":
@@ -121,6 +132,7 @@ def parse_plan(args: argparse.Namespace) -> SweepPlan:
         workers=args.workers,
         repeats=args.repeats,
         ceiling_seconds=args.ceiling_seconds,
+        imagenet=args.imagenet,
     )
 
 
@@ -153,10 +165,10 @@ def _main(argv: list[str]) -> int:
     for ratio in found:
         print(ratio.line())
     print(f"crossover (best per-object loader reaches 80% of shards' MB/s): {crossover}")
-    knobs = size_report.knobs_table(points)
-    if knobs:
-        print()
-        print(knobs)
+    for extra in (size_report.knobs_table(points), size_report.decode_table(points)):
+        if extra:
+            print()
+            print(extra)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     json_path, png_path = out / f"bench-sizes-{stamp}.json", out / f"bench-sizes-{stamp}.png"
