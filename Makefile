@@ -128,7 +128,7 @@ bench: venv minio-server build ## loaders, the server's ceiling, training per lo
 	$(VENV)/bin/python -m seeder.bench $(SEED_BENCH_SOURCE) $(SEED_BENCH_ARGS)
 	$(VENV)/bin/python -m trainer.bench.sweep $(SWEEP_ARGS)
 
-bench-sizes: venv minio-server ## every loader at 1 KB to 1 MB objects against the server's ceiling (SWEEP_ARGS="--sizes 16KB,1MB")
+bench-sizes: venv minio-server ## every loader at 1 KB to 1 MB objects against the server's ceiling, then ImageNet-like JPEGs decoded (SWEEP_ARGS="--sizes 16KB,1MB --imagenet 0")
 	$(COMPOSE) up -d --wait minio
 	$(VENV)/bin/python -m trainer.bench.sweep $(SWEEP_ARGS)
 
