@@ -50,11 +50,11 @@ def epoch_keys(
         read_ahead=read_ahead,
     )
     keys: list[str] = []
-    for images, labels, batch_keys, _, problems in loader.epoch(epoch):
-        assert not problems
-        assert images.shape[1:] == (1, 28, 28)
-        assert labels.tolist() == [int(k.split("/")[-2]) for k in batch_keys]
-        keys.extend(batch_keys)
+    for batch in loader.epoch(epoch):
+        assert not batch.problems
+        assert batch.images.shape[1:] == (1, 28, 28)
+        assert batch.labels.tolist() == [int(k.split("/")[-2]) for k in batch.keys]
+        keys.extend(batch.keys)
     return keys
 
 
