@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from labcore.synthetic import SyntheticSpec
 from trainer.bench.size_report import chart, crossover, decode_table, ratios, table
-from trainer.bench.sizes import Point, SweepPlan, check_pass
+from trainer.bench.sizes import Point, SweepPlan, check_pass, spec_bytes
 
 
 def point(size: int, ceiling: float | None, **mb: float) -> Point:
@@ -89,3 +90,9 @@ def test_the_imagenet_like_point_has_its_own_table_and_stays_off_the_size_curve(
     assert decode_table(sizes) == ""
     chart([*sizes, jpegs], tmp_path / "sizes.png", "sweep")
     assert (tmp_path / "sizes.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_pass_must_read_the_bytes_the_spec_makes_not_what_the_bucket_lists():
+    assert spec_bytes(SyntheticSpec(40, 1024)) == 40 * 1024
+    jpegs = SyntheticSpec(5, None, labels=1000)
+    assert spec_bytes(jpegs) == sum(len(jpegs.split("train").encoded(i)[1]) for i in range(5))

@@ -9,7 +9,7 @@ would mean nothing. The counts are scaled so that every point reads a similar nu
 
 One more point, when asked for, reads ImageNet-like JPEGs (:mod:`labcore.imagenet`) and decodes
 them as ImageNet training does: the rate with decoding, where the CPU went, and what decoding alone
-costs one core. Its bytes are checked against the listing (each object has its own size).
+costs one core. Its bytes are checked against the sizes the profile drew for its objects.
 """
 
 from __future__ import annotations
@@ -163,6 +163,15 @@ def seed_point(client, settings: Settings, spec: SyntheticSpec, *, shards: bool,
     return prefix
 
 
+def spec_bytes(spec: SyntheticSpec) -> int:
+    """The bytes of ``spec``'s training split as the spec makes them (not as the bucket lists
+    them): what every pass must read, so a wrong object in the bucket fails the check."""
+    if spec.size is not None:
+        return spec.count * spec.size
+    split = spec.split("train")
+    return sum(split.size(i) for i in range(len(split)))
+
+
 def check_pass(row: dict, count: int, nbytes: int) -> str:
     """Why a pass is not every key once, each decoded, with ``nbytes`` bytes in all; empty when it is."""
     problems = []
@@ -205,7 +214,7 @@ def run_point(client, settings: Settings, plan: SweepPlan, spec: SyntheticSpec, 
     prefix = seed_point(client, settings, spec, shards=shards, log=log)
     at_size = dataclasses.replace(settings, data_prefix=prefix)
     data = list_bench_split(client, at_size, "train", shards=shards)
-    nbytes = sum(data.sizes.values())
+    nbytes = spec_bytes(spec)
     if spec.size is None:
         point = Point(round(nbytes / spec.count), spec.count, prefix, nbytes=nbytes, profile=imagenet.PROFILE)
         point.decode_ms = decode_ms(client, at_size, data.keys, log)
