@@ -71,10 +71,14 @@ class SyntheticSpec:
         """Objects in a split: ``count`` for train, a sixth of it (at least one) for test."""
         return self.count if split == "train" else max(1, -(-self.count // 6))
 
+    @property
+    def objects(self) -> str:
+        """What each object is, in words: ``128 KB``, or the ImageNet-like profile's description."""
+        return imagenet.describe() if self.size is None else format_size(self.size)
+
     def describe(self) -> str:
         """The dataset's name in reports: ``synthetic 2000 x 128 KB (10 labels, seed 0)``."""
-        what = imagenet.describe() if self.size is None else format_size(self.size)
-        return f"synthetic {self.count} x {what} ({self.labels} labels, seed {self.seed})"
+        return f"synthetic {self.count} x {self.objects} ({self.labels} labels, seed {self.seed})"
 
     def split(self, name: str) -> SyntheticSplit | ImagenetSplit:
         """The split ``name`` (train or test) of this dataset, as the seeder reads it."""
@@ -106,7 +110,7 @@ def parse_synthetic(text: str, *, name: str = "SEED_SOURCE") -> SyntheticSpec | 
             raise bad(f"{exc}, or {imagenet.PROFILE}") from None
         if not 1 <= size_bytes <= MAX_SIZE:
             raise bad(f"the size must be 1 byte to {format_size(MAX_SIZE)}")
-    options = {"labels": 10 if size_bytes else MAX_LABELS, "seed": 0}
+    options = {"labels": MAX_LABELS if size_bytes is None else 10, "seed": 0}
     for option in fields[2:]:
         key, _, value = option.partition("=")
         if key not in options or not value.strip().isdigit():

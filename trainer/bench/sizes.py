@@ -252,7 +252,6 @@ def sweep(client, settings: Settings, plan: SweepPlan, gets, log: Callable = pri
         specs.append(SyntheticSpec(plan.imagenet, None, labels=MAX_LABELS))
     points = []
     for spec in specs:
-        what = imagenet.describe() if spec.size is None else format_size(spec.size)
-        log(f"bench sizes: {what}: {spec.count} objects, loaders {', '.join(plan.loaders)}")
+        log(f"bench sizes: {spec.objects}: {spec.count} objects, loaders {', '.join(plan.loaders)}")
         points.append(run_point(client, settings, plan, spec, gets, log))
     return points
