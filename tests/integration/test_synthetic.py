@@ -100,3 +100,44 @@ def test_a_malformed_source_is_one_line_before_any_upload(lab_env, lab_settings,
     result = run_module("seeder", ["--source", "synthetic:40:16 furlongs"], lab_env, tmp_path)
     assert_one_line_error(result, 2, r"SEED_SOURCE='synthetic:40:16 furlongs': '16 furlongs' is not a size")
     assert not minio_client(lab_settings).bucket_exists(lab_settings.bucket)
+
+
+def test_imagenet_like_jpegs_seed_at_their_drawn_sizes_and_a_rerun_uploads_nothing(
+    lab_env, lab_settings, tmp_path
+):
+    # The docs' command (docs/seeder.md), at 12 objects in place of 4,096.
+    args = ["--source", "synthetic:12:imagenet", "--prefix", "imagenet-like", "--no-progress"]
+    first = run_module("seeder", args, lab_env, tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert (
+        "synthetic 12 x ImageNet-like JPEGs (median 96 KB, sigma 0.5) (1000 labels, seed 0): seeded"
+        in first.stdout
+    )
+    assert "(train 12, test 2): uploaded 14, skipped 0" in first.stdout
+    client, bucket = minio_client(lab_settings), lab_settings.bucket
+    spec = SyntheticSpec(12, None, labels=1000)
+    for split in ("train", "test"):
+        expected = spec.split(split)
+        listed = {
+            o.object_name: o.size
+            for o in client.list_objects(bucket, f"imagenet-like/{split}/", recursive=True)
+        }
+        assert sorted(parse_key(key).index for key in listed) == list(range(len(expected)))
+        for key, size in listed.items():
+            parts = parse_key(key)
+            body, content_type = read(client, bucket, key)
+            assert (parts.extension, content_type) == ("jpg", "image/jpeg")
+            assert size == len(body) == expected.size(parts.index), key
+            assert (parts.label, body) == expected.encoded(parts.index), key
+    again = run_module("seeder", args, lab_env, tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "uploaded 0, skipped 14 already there" in again.stdout
+    too_many = run_module(
+        "seeder", [*args[:1], "synthetic:12:imagenet:labels=2000", *args[2:]], lab_env, tmp_path
+    )
+    assert_one_line_error(
+        too_many,
+        2,
+        r"^python -m seeder: error: SEED_SOURCE='synthetic:12:imagenet:labels=2000': labels must be 1 to 1000; "
+        r"the form is synthetic:<count>:<size\|imagenet>\[:labels=N\]\[:seed=S\]",
+    )
