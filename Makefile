@@ -271,15 +271,18 @@ venv: $(VENV)/.installed ## create .venv with the project, torch and the test to
 # torch first, by version from its index (outside the lock) and without Triton
 # (scripts/torch-deps.py: the lab runs on the CPU), then everything else from the hashed lock
 # without resolving again, then the project itself; the check proves they fit. uv (pinned,
-# scripts/uv.sh) installs them: from its cache a re-install links files in seconds.
+# scripts/uv.sh) installs them: from its cache a re-install links files in seconds. uv writes no
+# bytecode unless asked, and where PYTHONDONTWRITEBYTECODE is set (as on the CI machine) Python
+# writes none either: every process would compile torch's sources again (10 s of CPU in a trainer
+# run's 33). So the venv gets its bytecode once, here (about 40 s of CPU).
 $(VENV)/.installed: pyproject.toml locks/dev.txt .env scripts/torch-deps.py
 	$(PYTHON) -m venv $(VENV)
 	@uv=$$(bash scripts/uv.sh) && py=$(VENV)/bin/python && \
 	index=(--index-url "$$TORCH_INDEX_URL" --extra-index-url https://pypi.org/simple) && set -x && \
-	$$uv pip install -q --python $$py "$${index[@]}" --no-deps "torch==$(TORCH_VERSION)" && \
+	$$uv pip install -q --compile-bytecode --python $$py "$${index[@]}" --no-deps "torch==$(TORCH_VERSION)" && \
 	$$py scripts/torch-deps.py requirements >$(VENV)/torch-deps.txt && \
-	$$uv pip install -q --python $$py "$${index[@]}" -r $(VENV)/torch-deps.txt && \
-	$$uv pip install -q --python $$py --require-hashes --no-deps -r locks/dev.txt && \
+	$$uv pip install -q --compile-bytecode --python $$py "$${index[@]}" -r $(VENV)/torch-deps.txt && \
+	$$uv pip install -q --compile-bytecode --python $$py --require-hashes --no-deps -r locks/dev.txt && \
 	$$uv pip install -q --python $$py --no-deps -e . && \
 	$$py scripts/torch-deps.py check $$uv pip check --python $$py
 	@touch $@
