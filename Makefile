@@ -192,10 +192,12 @@ ps: ## show the lab's containers and their health
 # The base image, read only when torch is fetched on the host (scripts/fetch-torch-wheels.sh).
 PYTHON_IMAGE ?= $(call env-value,PYTHON_IMAGE)
 LAB_PREBUILT ?= $(call env-value,LAB_PREBUILT)
+# The tag of the lab's own images (.env); Compose reads it from the same files.
+LAB_TAG ?= $(or $(call env-value,LAB_TAG),local)
 
 build: ## build the seeder and trainer images (EXTRA_CA_CERTS=file-or-dir adds CA certificates)
 ifeq ($(LAB_PREBUILT),1)
-	@bash scripts/bundle.sh check minio-torch-lab/seeder:local minio-torch-lab/trainer:local
+	@bash scripts/bundle.sh check minio-torch-lab/seeder:$(LAB_TAG) minio-torch-lab/trainer:$(LAB_TAG)
 else
 	@bash scripts/copy-ca-certs.sh "$(EXTRA_CA_CERTS)"
 	@bash scripts/fetch-torch-wheels.sh "$(PYTHON_IMAGE)"
@@ -204,14 +206,14 @@ endif
 
 workshop-image: build
 ifeq ($(LAB_PREBUILT),1)
-	@bash scripts/bundle.sh check minio-torch-lab/workshop:local
+	@bash scripts/bundle.sh check minio-torch-lab/workshop:$(LAB_TAG)
 else
 	$(COMPOSE) --profile workshop build jupyter
 endif
 
 BUNDLE_DIR ?= dist
 bundle: minio-server workshop-image ## one archive of every image + the dataset for offline laptops (SOURCE_DIR=IDX dir; else MNIST)
-	@bash scripts/bundle.sh create "$(BUNDLE_DIR)" "$(SOURCE_DIR)"
+	@LAB_TAG="$(LAB_TAG)" bash scripts/bundle.sh create "$(BUNDLE_DIR)" "$(SOURCE_DIR)"
 
 # make load puts the bundle's dataset in SOURCE_DIR (default data/); DATA_DIR is its old name.
 load: ## on an offline laptop: verify and load a bundle (make load BUNDLE=dist/minio-torch-lab-bundle-....tar)

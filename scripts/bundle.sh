@@ -25,7 +25,10 @@ sha256() {
   fi
 }
 docker_platform() { docker version --format '{{.Server.Os}}-{{.Server.Arch}}' 2>/dev/null || die "Docker is not running"; }
-LAB_IMAGES=(minio-torch-lab/seeder:local minio-torch-lab/trainer:local minio-torch-lab/workshop:local)
+# The lab's own images under LAB_TAG (.env; the Makefile passes it): a bundle carries its tag.
+LAB_TAG=${LAB_TAG:-local}
+LAB_TAG_SHAPE='^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$'
+LAB_IMAGES=(minio-torch-lab/seeder:"$LAB_TAG" minio-torch-lab/trainer:"$LAB_TAG" minio-torch-lab/workshop:"$LAB_TAG")
 IDX_FILES=(train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte)
 
 check() {
@@ -45,6 +48,7 @@ without_userinfo() {
 create() {
   local out=$1 source=${2:-}
   [ -n "${MINIO_IMAGE:-}" ] || die "MINIO_IMAGE is not set (.env)"
+  [[ $LAB_TAG =~ $LAB_TAG_SHAPE ]] || die "LAB_TAG '$LAB_TAG' is not an image tag (letters, digits, '_', '.', '-')"
   local images=("$MINIO_IMAGE" "${LAB_IMAGES[@]}")
   check "${images[@]}"
   local platform name
@@ -69,7 +73,7 @@ create() {
   else
     # MNIST from its mirrors, SHA-256 checked, with the lab's own code inside the seeder image.
     docker run --rm --user "$(id -u):$(id -g)" -v "$stage/$name/data:/out" --entrypoint python \
-      minio-torch-lab/seeder:local -c "from labcore.sources import fetch_mnist; fetch_mnist('/out')"
+      "minio-torch-lab/seeder:$LAB_TAG" -c "from labcore.sources import fetch_mnist; fetch_mnist('/out')"
   fi
 
   echo "bundle: saving ${images[*]}"
@@ -78,6 +82,7 @@ create() {
     echo "BUNDLE_PLATFORM=$platform"
     echo "MINIO_IMAGE=$MINIO_IMAGE"
     echo "IMAGES=${images[*]}"
+    echo "LAB_TAG=$LAB_TAG"
     echo "TORCH_VERSION=${TORCH_VERSION:-}"
     echo "TORCH_INDEX_URL=$(without_userinfo "${TORCH_INDEX_URL:-}")"
     echo "CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -99,6 +104,7 @@ env_shape() {
     BUNDLE_PLATFORM) echo '^[a-z0-9]+-[a-z0-9_]+$' ;;
     MINIO_IMAGE) echo '^[a-z0-9][a-z0-9._-]*(:[0-9]+)?(/[a-z0-9._-]+)*(:[A-Za-z0-9._-]+)?(@sha256:[0-9a-f]{64})?$' ;;
     IMAGES) echo '^[a-z0-9][a-z0-9._/:@ -]*$' ;;
+    LAB_TAG) echo "$LAB_TAG_SHAPE" ;;
     TORCH_VERSION) echo '^([0-9]+(\.[0-9]+)*([.+-]?[A-Za-z0-9]+)*)?$' ;;
     TORCH_INDEX_URL) echo '^([a-z][a-z0-9+.-]*://[A-Za-z0-9._~:/?#%=&+,;@-]*)?$' ;;
     CREATED) echo '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$' ;;
@@ -149,10 +155,10 @@ check_members() {
 }
 
 # bundle.env: KEY=value lines, each key known and set once, each value of its shape. Sets the
-# globals BUNDLE_PLATFORM, MINIO_IMAGE and IMAGES.
+# globals BUNDLE_PLATFORM, MINIO_IMAGE, IMAGES and LAB_TAG (local for a bundle made before it had one).
 read_bundle_env() {
   local line key value shape seen=" "
-  BUNDLE_PLATFORM="" MINIO_IMAGE="" IMAGES=""
+  BUNDLE_PLATFORM="" MINIO_IMAGE="" IMAGES="" LAB_TAG=local
   while IFS= read -r line || [ -n "$line" ]; do
     key=${line%%=*} value=${line#*=}
     shape=$(env_shape "$key")
@@ -161,7 +167,7 @@ read_bundle_env() {
     [[ $seen != *" $key "* ]] || die "bundle.env sets $key twice: refusing the bundle"
     [[ $value =~ $shape ]] || die "bundle.env has a $key of the wrong shape (${value:0:40}): refusing the bundle"
     seen+="$key "
-    case "$key" in BUNDLE_PLATFORM | MINIO_IMAGE | IMAGES) printf -v "$key" '%s' "$value" ;; esac
+    case "$key" in BUNDLE_PLATFORM | MINIO_IMAGE | IMAGES | LAB_TAG) printf -v "$key" '%s' "$value" ;; esac
   done
   [ -n "$BUNDLE_PLATFORM" ] && [ -n "$MINIO_IMAGE" ] ||
     die "bundle.env names no BUNDLE_PLATFORM or MINIO_IMAGE: make the bundle again"
@@ -221,13 +227,14 @@ load() {
   umask 077
   touch "$env_file"
   local kept source_name
-  kept=$(grep -v -E '^(# Written by make load|LAB_PREBUILT|MINIO_IMAGE|SOURCE_DIR|SEED_SOURCE|SEED_SOURCE_DIR)=?' "$env_file" || true)
+  kept=$(grep -v -E '^(# Written by make load|LAB_PREBUILT|LAB_TAG|MINIO_IMAGE|SOURCE_DIR|SEED_SOURCE|SEED_SOURCE_DIR)=?' "$env_file" || true)
   source_name=$(basename "$bundle")
   {
     [ -n "$kept" ] && printf '%s\n' "$kept"
     echo "# Written by make load from ${source_name//[^A-Za-z0-9._-]/_}: images from the bundle, data from $data_dir"
     echo "LAB_PREBUILT=1"
     echo "MINIO_IMAGE=$MINIO_IMAGE"
+    echo "LAB_TAG=$LAB_TAG"
     echo "SOURCE_DIR=$data_dir"
   } >"$env_file.tmp"
   mv "$env_file.tmp" "$env_file"

@@ -196,7 +196,9 @@ def join_loopback_group(rank: int, world: int, port: int, timeout: float) -> Non
 # group runs on one worker, start to end. Each test module is a group of its own, so that a
 # module-scoped fixture is built once, except where modules share more than that:
 SHARED_GROUPS = {
-    # One `lab` (and one `cluster`) on one set of images, which the bundle test removes.
+    # The cluster is a Compose project of its own (its own fixture), so it runs beside the rest.
+    "tests/e2e/test_cluster.py": "tests/e2e/test_cluster.py",
+    # One `lab` for the other Compose tests (the first match wins).
     "tests/e2e/": "compose",
     # One server per store, started once for the session.
     "tests/conformance/": "conformance",
@@ -206,9 +208,10 @@ SHARED_GROUPS = {
 LONGEST_FIRST = (
     "compose",
     "tests/integration/test_distributed.py",
+    "tests/e2e/test_cluster.py",
     "tests/integration/test_faults.py",
-    "conformance",
     "tests/integration/test_resume.py",
+    "conformance",
     "tests/integration/test_notebooks.py",
 )
 

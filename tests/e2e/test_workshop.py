@@ -127,7 +127,7 @@ def test_the_token_reaches_the_container_at_run_time_only(lab, workshop):
     assert json.loads(inspect.stdout)[0]["Config"]["User"] == "10001:10001"
 
 
-IMAGES = ("minio-torch-lab/seeder:local", "minio-torch-lab/trainer:local", "minio-torch-lab/workshop:local")
+LAB_IMAGES = ("seeder", "trainer", "workshop")
 # Any output of a build: Compose's, the classic builder's or BuildKit's.
 BUILD_MARKS = ("Building", "Step 1/", "naming to", "Successfully built")
 
@@ -135,13 +135,17 @@ BUILD_MARKS = ("Building", "Step 1/", "naming to", "Successfully built")
 def test_an_offline_bundle_runs_the_lab_with_nothing_pulled_or_built(lab, workshop, tmp_path):
     """make bundle; remove the images; make load; make up, train and workshop build nothing.
 
-    Last in the Compose tests (one xdist group, tests/conftest.py), because it removes the lab's
-    seeder, trainer and workshop images (the bundle puts them back).
+    The images go into the bundle under names of this test's own (the same images, tagged
+    LAB_TAG=bundle-...), so that removing them leaves the lab's own names to tests on other
+    workers (the cluster's trainers, the stack's builds) while this one runs.
     """
     source = lab.env["SOURCE_DIR"]
-    # The lab's MinIO image under a second name of this test's own, bundled, removed and loaded.
-    own_minio = f"mtl-bundle-test/minio:{uuid.uuid4().hex[:8]}"
-    subprocess.run(["docker", "tag", lab.env["MINIO_IMAGE"], own_minio], check=True)
+    tag = f"bundle-{uuid.uuid4().hex[:8]}"
+    own_minio = f"mtl-bundle-test/minio:{tag}"
+    own = {own_minio: lab.env["MINIO_IMAGE"]}
+    own.update({f"minio-torch-lab/{name}:{tag}": f"minio-torch-lab/{name}:local" for name in LAB_IMAGES})
+    for name, image in own.items():
+        subprocess.run(["docker", "tag", image, name], check=True)
     try:
         started = time.monotonic()
         made = lab.make(
@@ -149,6 +153,7 @@ def test_an_offline_bundle_runs_the_lab_with_nothing_pulled_or_built(lab, worksh
             BUNDLE_DIR=str(tmp_path / "dist"),
             SOURCE_DIR=source,
             MINIO_IMAGE=own_minio,
+            LAB_TAG=tag,
             timeout=1800,
         )
         assert made.returncode == 0, made.stdout[-3000:] + made.stderr[-3000:]
@@ -158,14 +163,12 @@ def test_an_offline_bundle_runs_the_lab_with_nothing_pulled_or_built(lab, worksh
 
         assert lab.make("clean").returncode == 0
         # The bundle holds each image under its name, with the very layers of the local one.
-        assert saved_images(bundles[0]) == {image: image_id(image) for image in (own_minio, *IMAGES)}
-        # The lab's own images go completely, so the bundle must bring all of them back. The MinIO image
-        # goes under the name this test gave it only: tests on other workers start servers by the lab's
-        # name (testcontainers, mc mirror), and untagging that name failed one of them in CI.
-        subprocess.run(["docker", "rmi", own_minio, *IMAGES], capture_output=True, text=True, check=True)
-        run_offline(lab, bundles[0], tmp_path, own_minio)
+        assert saved_images(bundles[0]) == {name: image_id(name) for name in own}
+        # Every name the laptop runs goes, so the bundle must bring all of them back.
+        subprocess.run(["docker", "rmi", *own], capture_output=True, text=True, check=True)
+        run_offline(lab, bundles[0], tmp_path, own_minio, tag)
     finally:
-        subprocess.run(["docker", "rmi", own_minio], capture_output=True)
+        subprocess.run(["docker", "rmi", *own], capture_output=True)
 
 
 def image_id(image: str) -> str:
@@ -190,7 +193,7 @@ def saved_images(bundle: Path) -> dict[str, str]:
     return names
 
 
-def run_offline(lab, bundle: Path, tmp_path: Path, minio: str) -> None:
+def run_offline(lab, bundle: Path, tmp_path: Path, minio: str, tag: str) -> None:
     """The laptop: make load, then up, train and workshop with nothing pulled or built."""
     # The laptop: its own untracked settings, and any build or pull would fail.
     offline = {
@@ -207,7 +210,8 @@ def run_offline(lab, bundle: Path, tmp_path: Path, minio: str) -> None:
     assert "members verified" in loaded.stdout
     settings = (tmp_path / ".env.local").read_text()
     assert "LAB_PREBUILT=1" in settings and f"SOURCE_DIR={tmp_path / 'data'}" in settings
-    for image in (minio, *IMAGES):
+    assert f"LAB_TAG={tag}" in settings.splitlines()
+    for image in (minio, *(f"minio-torch-lab/{name}:{tag}" for name in LAB_IMAGES)):
         subprocess.run(["docker", "image", "inspect", image], capture_output=True, check=True)
 
     outputs = {}

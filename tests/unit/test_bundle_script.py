@@ -177,6 +177,8 @@ def test_paths_out_of_the_bundle_are_refused(tmp_path, path):
         b"MINIO_IMAGE=$(touch pwned)",
         b"MINIO_IMAGE=minio/minio:x\nLAB_PREBUILT=0",
         b"MINIO_IMAGE=minio/minio:x\nMINIO_IMAGE=minio/other:y",
+        b"MINIO_IMAGE=minio/minio:x\nLAB_TAG=$(touch pwned)",
+        b"MINIO_IMAGE=minio/minio:x\nLAB_TAG=-flag",
     ],
 )
 def test_bundle_env_values_of_the_wrong_shape_are_refused(tmp_path, line):
@@ -215,3 +217,43 @@ def test_make_bundle_records_the_torch_index_without_credentials_and_loads(tmp_p
     loaded = load(tmp_path, dist / f"{NAME}.tar")
     assert loaded.returncode == 0, loaded.stderr
     assert sorted(p.name for p in (tmp_path / "data").iterdir()) == sorted(f"{p.name}" for p in idx.iterdir())
+
+
+def test_the_bundle_s_image_tag_reaches_env_local_and_an_old_bundle_means_local(tmp_path):
+    """A bundle made with LAB_TAG=v2 runs its images by that tag; one made before LAB_TAG, by local."""
+    (tmp_path / ".env.local").write_text("LAB_TAG=stale\n")
+    result = load(tmp_path, make_bundle(tmp_path, env=GOOD_ENV + b"LAB_TAG=v2\n"))
+    assert result.returncode == 0, result.stderr
+    assert [line for line in (tmp_path / ".env.local").read_text().splitlines() if "LAB_TAG" in line] == [
+        "LAB_TAG=v2"
+    ]
+    result = load(tmp_path, make_bundle(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "LAB_TAG=local" in (tmp_path / ".env.local").read_text().splitlines()
+
+
+def test_make_bundle_saves_the_images_of_its_tag_and_refuses_a_tag_that_is_not_one(tmp_path):
+    env = {**fake_docker(tmp_path), "MINIO_IMAGE": "minio-torch-lab/minio:x", "LAB_TAG": "v2"}
+    idx = tmp_path / "idx"
+    idx.mkdir()
+    for base in (
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ):
+        (idx / f"{base}.gz").write_bytes(base.encode())
+    create = ["bash", str(SCRIPT), "create", str(tmp_path / "dist"), str(idx)]
+    made = subprocess.run(create, capture_output=True, text=True, timeout=60, env=env)
+    assert made.returncode == 0, made.stderr
+    saved = [line for line in (tmp_path / "docker.log").read_text().splitlines() if line.startswith("save")]
+    assert saved and saved[0].endswith(
+        "minio-torch-lab/minio:x minio-torch-lab/seeder:v2 minio-torch-lab/trainer:v2 minio-torch-lab/workshop:v2"
+    ), saved
+    with tarfile.open(tmp_path / "dist" / f"{NAME}.tar") as tar:
+        assert "LAB_TAG=v2\n" in tar.extractfile(f"{NAME}/bundle.env").read().decode()
+
+    refused = subprocess.run(
+        create, capture_output=True, text=True, timeout=60, env={**env, "LAB_TAG": "v2;rm"}
+    )
+    assert refused.returncode == 1 and "LAB_TAG 'v2;rm' is not an image tag" in refused.stderr, refused.stderr

@@ -99,3 +99,11 @@ def test_the_check_sees_every_spelling_of_a_test_module_import(line):
 def test_the_check_lets_conftest_and_helper_modules_be_imported(line):
     path = TESTS / "unit" / "test_something_new.py"
     assert imports_of_test_modules(line, path) == [], line
+
+
+def test_the_cluster_runs_beside_the_other_compose_tests_which_share_one_group():
+    from tests.conftest import worker_group
+
+    assert worker_group("tests/e2e/test_stack.py::a") == worker_group("tests/e2e/test_workshop.py::b") == "compose"
+    assert worker_group("tests/e2e/test_cluster.py::c") == "tests/e2e/test_cluster.py"
+    assert worker_group("tests/integration/test_faults.py::d") == "tests/integration/test_faults.py"
