@@ -104,6 +104,10 @@ def test_the_check_lets_conftest_and_helper_modules_be_imported(line):
 def test_the_cluster_runs_beside_the_other_compose_tests_which_share_one_group():
     from tests.conftest import worker_group
 
-    assert worker_group("tests/e2e/test_stack.py::a") == worker_group("tests/e2e/test_workshop.py::b") == "compose"
+    assert (
+        worker_group("tests/e2e/test_stack.py::a")
+        == worker_group("tests/e2e/test_workshop.py::b")
+        == "compose"
+    )
     assert worker_group("tests/e2e/test_cluster.py::c") == "tests/e2e/test_cluster.py"
     assert worker_group("tests/integration/test_faults.py::d") == "tests/integration/test_faults.py"
