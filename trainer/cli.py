@@ -9,6 +9,8 @@ from labcore.cli import run, show_current_values
 from labcore.clients import minio_client, store_errors
 from labcore.settings import LOADERS, S3_VARS, Settings, load_settings
 from labcore.shards import shards_prefix
+from trainer.deadlines import settings_deadlines
+from trainer.rank_stop import as_rank, stop_on_sigterm, world_size
 
 # Every other flag overrides the variable of its name (--batch-size: BATCH_SIZE), so it goes
 # through the same validation in labcore.settings.
@@ -115,10 +117,12 @@ def read_settings(args: argparse.Namespace, environ: dict[str, str] | None = Non
 def _main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     settings = read_settings(args)
-    from trainer.deadlines import settings_deadlines
-    from trainer.distributed import join_world, world_size
+    limits = settings_deadlines(settings, distributed=world_size() > 1)
+    # torch comes in here, once the flags, settings and deadlines are checked: a mistake in them
+    # is one line without paying for torch's import (seconds of CPU).
+    from trainer.distributed import join_world
 
-    world = join_world(settings_deadlines(settings, distributed=world_size() > 1))
+    world = join_world(limits)
     try:
         return _train(settings, world, args)
     finally:
@@ -127,7 +131,6 @@ def _main(argv: list[str]) -> int:
 
 def _train(settings: Settings, world, args) -> int:
     from trainer.checkpoints import choose_run_id, start_afresh
-    from trainer.distributed import stop_on_sigterm
     from trainer.planning import plan_split
 
     client = minio_client(settings, convention="s3")
@@ -161,6 +164,4 @@ def _train(settings: Settings, world, args) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: runs the trainer and exits with its status."""
-    from trainer.distributed import as_rank
-
     run("python -m trainer", lambda: as_rank(lambda: _main(argv if argv is not None else sys.argv[1:])))

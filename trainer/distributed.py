@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import socket
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -18,8 +17,9 @@ from datetime import timedelta
 from torch import distributed as dist
 from torch.utils.data import get_worker_info
 
-from labcore.errors import ConfigError, LabError, StoreError
+from labcore.errors import LabError, StoreError
 from trainer.deadlines import Deadlines, deadlines
+from trainer.rank_stop import RankFailed, world_size
 
 
 @dataclass(frozen=True)
@@ -42,10 +42,6 @@ def position() -> Position:
 
 def _initialized() -> bool:
     return dist.is_available() and dist.is_initialized()
-
-
-class RankFailed(LabError):
-    """Another rank failed or vanished; this one stops too. Its own line names the rank."""
 
 
 class Echo(LabError):
@@ -191,35 +187,12 @@ class World:
             dist.destroy_process_group()
 
 
-_stopped = ""
-
-
 def _is_transport_error(exc: BaseException) -> bool:
     """Whether ``exc`` is the process group failing (a peer gone or silent), not the model."""
     if isinstance(exc, getattr(dist, "DistError", ())):
         return True
     text = str(exc)
     return any(mark in text for mark in ("gloo", "Connection reset", "Connection closed", "Timed out"))
-
-
-def stop_on_sigterm(world: World) -> None:
-    """On SIGTERM (torchrun's way to stop the survivors when a rank fails) stop with one line.
-
-    torchrun signals the DataLoader workers too, so their death may surface first as the
-    DataLoader's own error; :func:`as_rank` reports the real cause.
-    """
-
-    def handler(signum, frame):
-        global _stopped
-        _stopped = f"rank {world.rank}: stopped by torchrun because another rank failed; {world.hint}"
-        raise RankFailed(_stopped)
-
-    signal.signal(signal.SIGTERM, handler)
-
-
-def world_size() -> int:
-    """How many ranks torchrun started (1 outside torchrun)."""
-    return int(os.environ.get("WORLD_SIZE", "1") or 1)
 
 
 def join_world(limits: Deadlines) -> World:
@@ -254,27 +227,3 @@ def _whereabouts() -> tuple[str, str]:
     except OSError:
         address = ""
     return host, address
-
-
-def as_rank(main):
-    """Run ``main``, making its one-line error right for a torchrun rank.
-
-    A rank stopped by torchrun's SIGTERM says so, whatever error the stop surfaced as. Errors of
-    rank > 0 name the rank; configuration errors, the same on every rank, are left to rank 0.
-    """
-    rank = os.environ.get("RANK", "0")
-    many = int(os.environ.get("WORLD_SIZE", "1") or 1) > 1
-    try:
-        try:
-            return main()
-        except Exception:
-            if _stopped:
-                raise RankFailed(_stopped) from None
-            raise
-    except LabError as exc:
-        if many and rank != "0" and not exc.quiet:
-            if isinstance(exc, ConfigError):
-                exc.quiet = True
-            elif not str(exc).startswith("rank "):
-                exc.args = (f"rank {rank}: {exc}",)
-        raise

@@ -15,8 +15,9 @@ from tests.conftest import join_loopback_group
 
 def step_after_peer_dies(rank: int, world: int, port: int, out: str) -> None:
     """Both ranks wrap a model in DDP; rank 1 then exits, rank 0 takes a step through ``World.together``."""
-    from trainer.distributed import RankFailed, World
+    from trainer.distributed import World
     from trainer.model import SmallCNN
+    from trainer.rank_stop import RankFailed
 
     join_loopback_group(rank, world, port, timeout=30)
     peers = [("host0", "127.0.0.1"), ("host1", "127.0.0.2")]

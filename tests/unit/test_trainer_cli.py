@@ -1,5 +1,9 @@
 """The trainer's command line, for mistakes caught before any server is used."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from tests.conftest import assert_one_line_error, free_port, run_module
@@ -100,3 +104,26 @@ def test_the_env_files_are_read_for_help_only(monkeypatch):
     assert reads == []
     assert "[env EPOCHS, now 7]" in " ".join(parser.format_help().split())
     assert reads == [1]
+
+
+@pytest.mark.parametrize(
+    "flags, env, code",
+    [
+        (["--help"], {}, 0),
+        (["--epochs", "0"], {}, 2),
+        ([], {"WORLD_SIZE": "2", "RANK": "0", "DATA_TIMEOUT": "60", "DIST_TIMEOUT": "30"}, 2),
+    ],
+    ids=["help", "a bad flag", "deadlines that contradict"],
+)
+def test_help_and_configuration_mistakes_come_before_torch_is_imported(tmp_path, flags, env, code):
+    """torch's import costs seconds of CPU; a mistake in the flags or settings need not pay for it."""
+    probe = (
+        "import sys\nfrom trainer.cli import main\n"
+        f"try:\n    main({flags!r})\nexcept SystemExit as stop:\n"
+        "    print(stop.code, 'torch' in sys.modules)\n"
+    )
+    env = {"PATH": os.environ["PATH"], **ENV, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}", **env}
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.split()[-2:] == [str(code), "False"], (result.stdout, result.stderr)
