@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import io
 import json
-import secrets
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -29,6 +27,7 @@ from labcore.errors import ConfigError, DataError, StoreError
 from labcore.settings import Settings
 from labcore.stores import STORES
 from trainer.connector import checkpoint_store
+from trainer.run_ids import run_prefix
 from trainer.trained_set import Listing, ShardListing, decode
 from trainer.transient import read_object, write_object
 
@@ -44,10 +43,6 @@ FORMAT = 3
 ORDER_KEYS = ("loader", "batch_size", "workers", "seed", "shuffle_buffer", "world_size", "order")
 # Of those, what an elastic resume may change: the epoch's rest is dealt anew over the new shape.
 SHAPE_KEYS = ("world_size", "workers")
-
-
-def run_prefix(run_id: str) -> str:
-    return f"checkpoints/{run_id}/"
 
 
 @dataclass
@@ -255,52 +250,6 @@ def apply(
         except (KeyError, TypeError, ValueError) as exc:
             raise DataError(f"the checkpoint's record of trained samples is damaged ({exc})") from None
     return resumed
-
-
-def choose_run_id(
-    client, settings: Settings, run_id: str | None, resume: bool, overwrite: bool = False
-) -> str:
-    """The run to start (``run_id``, or time + random) or, with ``resume``, the one to continue.
-
-    A run id that already has checkpoints or outputs is refused without ``resume`` (or
-    ``overwrite``): reusing it by accident would mix two runs' checkpoints.
-    """
-    if resume and not run_id:
-        run_id = latest_run(client, settings)
-        if not run_id:
-            raise ConfigError(f"nothing to resume: no checkpoints under s3://{settings.bucket}/checkpoints/")
-    if run_id and not resume and not overwrite:
-        for prefix in (run_prefix(run_id), f"runs/{run_id}/"):
-            if next(iter(client.list_objects(settings.bucket, prefix=prefix)), None) is not None:
-                raise ConfigError(
-                    f"run {run_id} already exists (s3://{settings.bucket}/{prefix}): continue it with "
-                    "--resume, choose another --run-id, or replace it with --overwrite"
-                )
-    return run_id or f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
-
-
-def start_afresh(client, settings: Settings, run_id: str) -> None:
-    """``--overwrite``: the run's ``latest.json`` says "started again, no checkpoint yet" first.
-
-    The trainer's keys cannot delete the old run's checkpoints; they stay, named by no pointer,
-    and are overwritten as the new run checkpoints. Until its first checkpoint a resume is refused
-    instead of continuing the old run's weights.
-    """
-    pointer = {"key": None, "restarted": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    body = json.dumps(pointer).encode()
-    key = run_prefix(run_id) + "latest.json"
-    client.put_object(settings.bucket, key, io.BytesIO(body), len(body), content_type="application/json")
-
-
-def latest_run(client, settings: Settings) -> str | None:
-    """The run whose ``latest.json`` was written last, for ``--resume`` without ``--run-id``."""
-    newest = None
-    for obj in client.list_objects(settings.bucket, prefix="checkpoints/", recursive=True):
-        if obj.object_name.endswith("/latest.json") and (
-            newest is None or obj.last_modified > newest.last_modified
-        ):
-            newest = obj
-    return newest.object_name.split("/")[1] if newest else None
 
 
 def serialized(state: dict) -> bytes:

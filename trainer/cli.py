@@ -10,7 +10,9 @@ from labcore.clients import minio_client, store_errors
 from labcore.settings import LOADERS, S3_VARS, Settings, load_settings
 from labcore.shards import shards_prefix
 from trainer.deadlines import settings_deadlines
+from trainer.planning import SplitPlan, plan_split
 from trainer.rank_stop import as_rank, stop_on_sigterm, world_size
+from trainer.run_ids import choose_run_id, start_afresh
 
 # Every other flag overrides the variable of its name (--batch-size: BATCH_SIZE), so it goes
 # through the same validation in labcore.settings.
@@ -118,43 +120,42 @@ def _main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     settings = read_settings(args)
     limits = settings_deadlines(settings, distributed=world_size() > 1)
-    # torch comes in here, once the flags, settings and deadlines are checked: a mistake in them
-    # is one line without paying for torch's import (seconds of CPU).
+    client = minio_client(settings, convention="s3")
+    # A single process has no rank to share its plan with, so it plans before torch is imported:
+    # a mistake in the flags, settings, deadlines, bucket, credentials or listing is one line
+    # without paying for torch's import (seconds of CPU).
+    planned = _plan(client, settings, args) if world_size() == 1 else None
     from trainer.distributed import join_world
 
     world = join_world(limits)
     try:
-        return _train(settings, world, args)
+        # Under torchrun rank 0 lists, checks and names the run; every rank gets the same answer
+        # (or the same error).
+        decided = planned or world.decide(lambda: _plan(client, settings, args))
+        return _train(settings, world, args, client, *decided)
     finally:
         world.close()
 
 
-def _train(settings: Settings, world, args) -> int:
-    from trainer.checkpoints import choose_run_id, start_afresh
-    from trainer.planning import plan_split
-
-    client = minio_client(settings, convention="s3")
+def _plan(client, settings: Settings, args: argparse.Namespace) -> tuple[str, SplitPlan, SplitPlan]:
+    """The run's id (checked against the bucket) and the plans of its train and test splits."""
     shards = settings.loader == "shards"
+    with store_errors(settings, "s3"):
+        run_id = choose_run_id(client, settings, settings.run_id, settings.resume, args.overwrite)
+        if args.overwrite and not settings.resume:
+            start_afresh(client, settings, run_id)
+    splits = [plan_split(client, settings, s, shards=shards, strict=args.strict) for s in ("train", "test")]
+    layout = shards_prefix(settings.data_prefix) if shards else settings.data_prefix
+    splits[0].check_trainable(f"s3://{settings.bucket}/{layout}/")
+    return run_id, *splits
 
-    def plan():
-        with store_errors(settings, "s3"):
-            run_id = choose_run_id(client, settings, settings.run_id, settings.resume, args.overwrite)
-            if args.overwrite and not settings.resume:
-                start_afresh(client, settings, run_id)
-        splits = [
-            plan_split(client, settings, s, shards=shards, strict=args.strict) for s in ("train", "test")
-        ]
-        layout = shards_prefix(settings.data_prefix) if shards else settings.data_prefix
-        splits[0].check_trainable(f"s3://{settings.bucket}/{layout}/")
-        return run_id, *splits
 
-    # Rank 0 lists, checks and names the run; every rank gets the same answer (or the same error).
-    run_id, train_plan, test_plan = world.decide(plan)
+def _train(settings: Settings, world, args, client, run_id: str, train_plan, test_plan) -> int:
+    from trainer.session import Session
+
     world.hint = f"continue with --resume --run-id {run_id}"
     if world.distributed:
         stop_on_sigterm(world)
-    from trainer.session import Session
-
     session = Session(settings, world, run_id, train_plan, test_plan, strict=args.strict)
     progress = not args.no_progress and sys.stderr.isatty()
     start = session.prepare(client)

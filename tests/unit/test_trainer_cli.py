@@ -112,11 +112,13 @@ def test_the_env_files_are_read_for_help_only(monkeypatch):
         (["--help"], {}, 0),
         (["--epochs", "0"], {}, 2),
         ([], {"WORLD_SIZE": "2", "RANK": "0", "DATA_TIMEOUT": "60", "DIST_TIMEOUT": "30"}, 2),
+        ([], {}, 1),
     ],
-    ids=["help", "a bad flag", "deadlines that contradict"],
+    ids=["help", "a bad flag", "deadlines that contradict", "one process, no server"],
 )
 def test_help_and_configuration_mistakes_come_before_torch_is_imported(tmp_path, flags, env, code):
-    """torch's import costs seconds of CPU; a mistake in the flags or settings need not pay for it."""
+    """torch's import costs seconds of CPU; a mistake in the flags or settings need not pay for it,
+    nor, in a single process, one the planning finds (here: nothing listens at the endpoint)."""
     probe = (
         "import sys\nfrom trainer.cli import main\n"
         f"try:\n    main({flags!r})\nexcept SystemExit as stop:\n"
