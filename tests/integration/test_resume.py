@@ -7,7 +7,9 @@ import json
 from urllib.parse import urlsplit
 
 import pytest
+from minio.commonconfig import CopySource
 
+from seeder.upload import ensure_bucket
 from tests.conftest import assert_one_line_error, kill_when, run_module, spawn
 from tests.faultproxy import delaying_proxy
 
@@ -17,6 +19,31 @@ ARGS = [
     "--epochs", "2", "--batch-size", "10", "--workers", "2", "--checkpoint-every", "5",
     "--shuffle-buffer", "16", "--no-progress",
 ]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def base_run(seed_bucket, tmp_path_factory):
+    """A bucket of 60 samples with one finished one-epoch run ``base``, trained once per module."""
+    bucket = seed_bucket({"train": 60, "test": 10}, learnable=True)
+    first = run_module(
+        "trainer",
+        ["--epochs", "1", "--no-progress", "--run-id", "base"],
+        bucket.env,
+        tmp_path_factory.mktemp("base"),
+    )
+    assert first.returncode == 0, first.stderr[-2000:]
+    return bucket
+
+
+@pytest.fixture
+def finished_run(base_run, lab_env):
+    """This test's bucket (``lab_env``) holding a copy of :func:`base_run`'s: samples, checkpoints
+    and outputs, copied inside the server, so each test changes a run of its own."""
+    client, source = base_run.client, base_run.settings.bucket
+    ensure_bucket(client, lab_env["BUCKET"])
+    for obj in client.list_objects(source, recursive=True):
+        client.copy_object(lab_env["BUCKET"], obj.object_name, CopySource(source, obj.object_name))
+    return client
 
 
 def test_sigkill_mid_epoch_then_resume(seed_bucket, lab_env, tmp_path):
@@ -51,28 +78,14 @@ def test_sigkill_mid_epoch_then_resume(seed_bucket, lab_env, tmp_path):
     assert len(epoch_lines) == 2 - (pointer["epoch"] - 1)
 
 
-def test_resume_refuses_a_changed_order_and_a_missing_run(seed_bucket, lab_env, tmp_path):
-    seed_bucket({"train": TRAIN, "test": 30}, learnable=True, env=lab_env)
-    first = run_module(
-        "trainer", ["--epochs", "1", "--no-progress", "--run-id", "r1"], lab_env, tmp_path, timeout=600
-    )
-    assert first.returncode == 0, first.stderr[-2000:]
-    changed = run_module("trainer", ["--resume", "--run-id", "r1", "--seed", "3"], lab_env, tmp_path)
-    assert_one_line_error(changed, 2, r"run r1 was started with seed=0; resume it with the same settings")
+def test_resume_refuses_a_changed_order_and_a_missing_run(finished_run, lab_env, tmp_path):
+    changed = run_module("trainer", ["--resume", "--run-id", "base", "--seed", "3"], lab_env, tmp_path)
+    assert_one_line_error(changed, 2, r"run base was started with seed=0; resume it with the same settings")
     missing = run_module("trainer", ["--resume", "--run-id", "never"], lab_env, tmp_path)
     assert_one_line_error(missing, 2, r"nothing to resume: no s3://.*/checkpoints/never/latest\.json")
 
 
-def small_run(seed_bucket, env, tmp_path, run_id="base"):
-    """A seeded bucket of 60 samples and one finished one-epoch run ``run_id`` on it."""
-    client = seed_bucket({"train": 60, "test": 10}, learnable=True, env=env).client
-    first = run_module("trainer", ["--epochs", "1", "--no-progress", "--run-id", run_id], env, tmp_path)
-    assert first.returncode == 0, first.stderr[-2000:]
-    return client
-
-
-def test_reusing_a_run_id_needs_resume_or_overwrite(seed_bucket, lab_env, tmp_path):
-    small_run(seed_bucket, lab_env, tmp_path)
+def test_reusing_a_run_id_needs_resume_or_overwrite(finished_run, lab_env, tmp_path):
     again = run_module("trainer", ["--epochs", "1", "--run-id", "base"], lab_env, tmp_path)
     assert_one_line_error(
         again, 2, r"run base already exists \(s3://.*/checkpoints/base/\): continue it with --resume"
@@ -84,9 +97,9 @@ def test_reusing_a_run_id_needs_resume_or_overwrite(seed_bucket, lab_env, tmp_pa
 
 
 def test_an_overwriting_run_killed_before_its_first_checkpoint_is_never_resumed_as_the_old(
-    seed_bucket, lab_env, tmp_path
+    finished_run, lab_env, tmp_path
 ):
-    client = small_run(seed_bucket, lab_env, tmp_path)
+    client = finished_run
     pointer_key = "checkpoints/base/latest.json"
     process = spawn(
         "trainer", ["--overwrite", "--run-id", "base", "--epochs", "2", "--no-progress"], lab_env, tmp_path
@@ -103,8 +116,8 @@ def test_an_overwriting_run_killed_before_its_first_checkpoint_is_never_resumed_
     )
 
 
-def test_resume_refuses_a_changed_dataset(seed_bucket, lab_env, tmp_path):
-    client = small_run(seed_bucket, lab_env, tmp_path)
+def test_resume_refuses_a_changed_dataset(finished_run, lab_env, tmp_path):
+    client = finished_run
     # Re-seeding with another sample (or pruning one) changes the listing the run's order came from.
     body = client.get_object(
         lab_env["BUCKET"],
@@ -143,8 +156,8 @@ def test_resume_refuses_shards_of_another_dataset_with_the_same_counts(seed_buck
         ),
     ],
 )
-def test_a_damaged_pointer_is_one_line(seed_bucket, lab_env, tmp_path, pointer, pattern):
-    client = small_run(seed_bucket, lab_env, tmp_path)
+def test_a_damaged_pointer_is_one_line(finished_run, lab_env, tmp_path, pointer, pattern):
+    client = finished_run
     bucket = lab_env["BUCKET"]
     client.put_object(bucket, "checkpoints/base/garbage.pt", io.BytesIO(b"not a torch file"), 16)
     client.put_object(bucket, "checkpoints/base/latest.json", io.BytesIO(pointer), len(pointer))
@@ -155,23 +168,27 @@ def test_a_damaged_pointer_is_one_line(seed_bucket, lab_env, tmp_path, pointer, 
 @pytest.mark.parametrize(
     "held,args,what",
     [
-        (rb"PUT /[^/ ]+/runs/wedged/model\.pt", ["--epochs", "1"], "saving the run's model"),
         (
-            rb"GET /[^/ ]+/checkpoints/wedged/epoch-",
-            ["--epochs", "2", "--resume"],
+            rb"PUT /[^/ ]+/runs/wedged/model\.pt",
+            ["--epochs", "1", "--run-id", "wedged"],
+            "saving the run's model",
+        ),
+        (
+            rb"GET /[^/ ]+/checkpoints/base/epoch-",
+            ["--epochs", "2", "--resume", "--run-id", "base"],
             "reading the run's latest checkpoint",
         ),
     ],
     ids=["saving-the-run", "reading-the-checkpoint"],
 )
 def test_a_store_wedged_after_the_last_epoch_or_on_resume_is_one_line(
-    seed_bucket, lab_env, tmp_path, held, args, what
+    request, seed_bucket, lab_env, tmp_path, held, args, what
 ):
     """The store stops answering (a request held back, as MinIO paused) while the run's outputs
     are saved, or while a resume reads its checkpoint: one line within CHECKPOINT_TIMEOUT's share,
     not a wait as long as the store takes."""
     if "--resume" in args:
-        small_run(seed_bucket, lab_env, tmp_path, run_id="wedged")
+        request.getfixturevalue("finished_run")
     else:
         seed_bucket({"train": 60, "test": 10}, learnable=True, env=lab_env)
     endpoint = urlsplit(lab_env["AWS_ENDPOINT_URL"])
@@ -182,8 +199,6 @@ def test_a_store_wedged_after_the_last_epoch_or_on_resume_is_one_line(
             "CHECKPOINT_TIMEOUT": "5",
             "DATA_TIMEOUT": "3",
         }
-        result = run_module(
-            "trainer", [*args, "--run-id", "wedged", "--no-progress"], env, tmp_path, timeout=120
-        )
+        result = run_module("trainer", [*args, "--no-progress"], env, tmp_path, timeout=120)
     assert proxy.delayed >= 1, "the request was held back"
     assert_one_line_error(result, 1, rf"no answer from the object store at .* for \d+ s while {what}")
