@@ -1,6 +1,6 @@
 """Ranks x workers against a real MinIO: gloo ranks on this host, 1003 objects, every loader.
 
-Loader tests spawn real gloo ranks (torch.multiprocessing) that build each loader after joining,
+Loader tests start real gloo ranks (``tests.conftest.start_ranks``) that build each loader after joining,
 as the trainer does, and feed what every rank read through the real exactly-once check. Trainer
 tests run ``python -m trainer`` under torchrun, as users do.
 """
@@ -21,9 +21,8 @@ from urllib.parse import urlsplit
 
 import pytest
 import torch
-import torch.multiprocessing as mp
 
-from tests.conftest import free_port, wait_for
+from tests.conftest import free_port, start_ranks, wait_for
 from tests.faultproxy import delaying_proxy
 from tests.integration.ranks import read_epoch
 from trainer.delivery import Delivery
@@ -45,15 +44,13 @@ def dataset(seed_bucket):
 
 @pytest.fixture(scope="module")
 def world_reads(dataset, tmp_path_factory):
-    """``{(world, kind, workers): [rank 0's read, rank 1's, ...]}``: every case, one spawn per world."""
+    """``{(world, kind, workers): [rank 0's read, rank 1's, ...]}``: every case, one start per world."""
     env, *_ = dataset
     cases = [(kind, workers) for kind in LOADERS for workers in WORKERS]
     reads = {}
     for world in WORLDS:
         out = tmp_path_factory.mktemp(f"world{world}")
-        mp.start_processes(
-            read_epoch, args=(world, free_port(), env, cases, str(out)), nprocs=world, start_method="spawn"
-        )
+        start_ranks(read_epoch, (world, free_port(), env, cases, str(out)), world)
         by_rank = [json.loads((out / f"rank{r}.json").read_text()) for r in range(world)]
         for kind, workers in cases:
             reads[(world, kind, workers)] = [ranks[f"{kind}:{workers}"] for ranks in by_rank]

@@ -12,9 +12,8 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch.multiprocessing as mp
 
-from tests.conftest import free_port
+from tests.conftest import free_port, start_ranks
 from tests.integration.ranks import read_batches
 from trainer.delivery import Delivery
 from trainer.planning import plan_split
@@ -34,10 +33,8 @@ def dataset(seed_bucket):
 
 
 def run_world(env: dict, world: int, tasks: list[dict], out) -> dict[str, list[dict]]:
-    """``{task name: [rank 0's read, rank 1's, ...]}`` of one spawned ``world``-rank group."""
-    mp.start_processes(
-        read_batches, args=(world, free_port(), env, tasks, str(out)), nprocs=world, start_method="spawn"
-    )
+    """``{task name: [rank 0's read, rank 1's, ...]}`` of one ``world``-rank group (:func:`start_ranks`)."""
+    start_ranks(read_batches, (world, free_port(), env, tasks, str(out)), world)
     by_rank = [json.loads((out / f"rank{r}.json").read_text()) for r in range(world)]
     return {task["name"]: [ranks[task["name"]] for ranks in by_rank] for task in tasks}
 
@@ -46,7 +43,7 @@ def run_world(env: dict, world: int, tasks: list[dict], out) -> dict[str, list[d
 def reads(dataset, tmp_path_factory):
     """Each case's first part (STEPS batches per rank) and second part (the rest, on the new shape).
 
-    Four spawns: each second part runs in the world of a later first part.
+    Four starts: each second part runs in the world of a later first part.
     """
     env, *_ = dataset
     first = {

@@ -5,17 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from torch import multiprocessing as mp
 
-from tests.conftest import free_port
+from tests.conftest import free_port, start_ranks
 from tests.unit.dead_peer import step_after_peer_dies
 from trainer.distributed import World
 
 
 def test_a_peer_that_dies_during_backward_is_named_not_a_gloo_traceback(tmp_path):
-    mp.start_processes(
-        step_after_peer_dies, args=(2, free_port(), str(tmp_path)), nprocs=2, start_method="spawn"
-    )
+    start_ranks(step_after_peer_dies, (2, free_port(), str(tmp_path)), 2)
     outcome = json.loads((tmp_path / "rank0.json").read_text())
     assert outcome["raised"] == "RankFailed", outcome
     assert outcome["message"].startswith("rank 0: lost contact with "), outcome
