@@ -115,10 +115,33 @@ def metrics_of(client, bucket: str, run_id: str) -> dict:
     return json.loads(client.get_object(bucket, f"runs/{run_id}/metrics.json").read())
 
 
-def test_two_ranks_train_exactly_once_with_identical_weights(dataset, tmp_path):
+def uninterrupted_args(loader: str) -> list[str]:
+    """2 epochs of 2 ranks x 2 workers in batches of 16 (32 steps per rank and epoch, room for a
+    kill to land mid-epoch), a checkpoint every 5 steps."""
+    return (
+        f"--loader {loader} --epochs 2 --workers 2 --batch-size 16 --checkpoint-every 5 --no-progress".split()
+    )
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(dataset, tmp_path_factory):
+    """``uninterrupted(loader)``: torchrun's result for run ``whole-<loader>`` (2 ranks,
+    :func:`uninterrupted_args`), run once per module and loader: the run several tests read."""
+    env, *_ = dataset
+    runs = {}
+
+    def run(loader: str) -> subprocess.CompletedProcess:
+        if loader not in runs:
+            args = [*uninterrupted_args(loader), "--run-id", f"whole-{loader}"]
+            runs[loader] = torchrun(2, args, env, tmp_path_factory.mktemp(f"whole-{loader}"))
+        return runs[loader]
+
+    return run
+
+
+def test_two_ranks_train_exactly_once_with_identical_weights(dataset, uninterrupted):
     env, settings, client = dataset
-    args = ["--epochs", "2", "--workers", "2", "--batch-size", "32", "--run-id", "w2", "--no-progress"]
-    result = torchrun(2, args, env, tmp_path)
+    result = uninterrupted("s3iter")
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
     assert out.count(f"train: {SAMPLES} of {SAMPLES} objects, 0 duplicates; test: 29 of 29 objects") == 2, out
@@ -127,13 +150,13 @@ def test_two_ranks_train_exactly_once_with_identical_weights(dataset, tmp_path):
     assert re.search(
         r"samples per rank \{0: 50[12], 1: 50[12]\}, per rank/worker \{0/0: \d+, 0/1: \d+, 1/0", out
     )
-    metrics = metrics_of(client, settings.bucket, "w2")
+    metrics = metrics_of(client, settings.bucket, "whole-s3iter")
     assert metrics["world_size"] == 2
     assert [e["trained_samples"] for e in metrics["per_epoch"]] == [SAMPLES, SAMPLES]
     # Every rank seeds alike, but rank 0's share of each epoch is one sample larger (502 against
     # 501) and dropout draws per element: the RNG states a checkpoint keeps per rank differ, and
     # each rank resumes from its own.
-    pointer = json.loads(client.get_object(settings.bucket, "checkpoints/w2/latest.json").read())
+    pointer = json.loads(client.get_object(settings.bucket, "checkpoints/whole-s3iter/latest.json").read())
     state = torch.load(
         io.BytesIO(client.get_object(settings.bucket, pointer["key"]).read()), weights_only=True
     )
@@ -337,16 +360,15 @@ def test_a_run_killed_on_two_ranks_resumes_on_one_rank_with_three_workers_exactl
 
 
 @pytest.mark.parametrize("loader", ["s3iter", "map", "shards"])
-def test_a_killed_and_resumed_two_rank_run_ends_with_the_same_weights(dataset, tmp_path, loader):
+def test_a_killed_and_resumed_two_rank_run_ends_with_the_same_weights(
+    dataset, uninterrupted, tmp_path, loader
+):
     """2 ranks x 2 workers, killed whole after a mid-epoch checkpoint and resumed: the final weights
     are bit for bit those of the same run left alone (each rank resumes its own RNG state, and
     every loader's order is a function of the seed and the epoch)."""
     env, settings, client = dataset
-    # Batches of 16: 32 steps per rank and epoch, room for the kill to land mid-epoch.
-    args = (
-        f"--loader {loader} --epochs 2 --workers 2 --batch-size 16 --checkpoint-every 5 --no-progress".split()
-    )
-    whole = torchrun(2, [*args, "--run-id", f"whole-{loader}"], env, tmp_path)
+    args = uninterrupted_args(loader)
+    whole = uninterrupted(loader)
     assert whole.returncode == 0, whole.stderr[-3000:]
     process = torchrun(2, [*args, "--run-id", f"cut-{loader}"], env, tmp_path, wait=False)
     kill_whole_at(process, client, settings.bucket, f"cut-{loader}", "epoch-001-step-000010.pt")
