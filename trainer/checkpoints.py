@@ -22,7 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from labcore.cli import root_message
-from labcore.clients import read_json
 from labcore.errors import ConfigError, DataError, StoreError
 from labcore.settings import Settings
 from labcore.stores import STORES
@@ -151,28 +150,11 @@ class Checkpointer:
         self.saved += 1
         return key
 
-    def load(self, client) -> dict:
-        """The latest checkpoint of this run, checked against this run's order settings."""
+    def load(self, key: str) -> dict:
+        """The checkpoint at ``key`` (:func:`trainer.run_ids.checkpoint_to_resume` named it),
+        checked against this run's order settings."""
         import torch
 
-        pointer_key = run_prefix(self.run_id) + "latest.json"
-        pointer = read_json(client, self.settings.bucket, pointer_key)
-        if pointer is None:
-            raise ConfigError(
-                f"nothing to resume: no s3://{self.settings.bucket}/{pointer_key}; start without --resume"
-            )
-        where = f"s3://{self.settings.bucket}/{pointer_key}"
-        key = pointer.get("key")
-        if key is None and "restarted" in pointer:
-            raise ConfigError(
-                f"run {self.run_id} was started again with --overwrite and has no checkpoint since "
-                "(its old checkpoints belong to the run it replaced): start it again with --overwrite, "
-                "or choose another --run-id"
-            )
-        if not isinstance(key, str) or not key.startswith(run_prefix(self.run_id)) or not key.endswith(".pt"):
-            raise DataError(
-                f"{where} does not name a checkpoint of run {self.run_id} (key {key!r}); start a new run"
-            )
         with self._checkpoint.reader(self._uri(key)) as reader:
             data = read_object(reader)  # a node's dropped GET is asked again, as for samples
         try:

@@ -12,7 +12,7 @@ from labcore.shards import shards_prefix
 from trainer.deadlines import settings_deadlines
 from trainer.planning import SplitPlan, plan_split
 from trainer.rank_stop import as_rank, stop_on_sigterm, world_size
-from trainer.run_ids import choose_run_id, start_afresh
+from trainer.run_ids import checkpoint_to_resume, choose_run_id, start_afresh
 
 # Every other flag overrides the variable of its name (--batch-size: BATCH_SIZE), so it goes
 # through the same validation in labcore.settings.
@@ -132,25 +132,31 @@ def _main(argv: list[str]) -> int:
         # Under torchrun rank 0 lists, checks and names the run; every rank gets the same answer
         # (or the same error).
         decided = planned or world.decide(lambda: _plan(client, settings, args))
-        return _train(settings, world, args, client, *decided)
+        return _train(settings, world, args, *decided)
     finally:
         world.close()
 
 
-def _plan(client, settings: Settings, args: argparse.Namespace) -> tuple[str, SplitPlan, SplitPlan]:
-    """The run's id (checked against the bucket) and the plans of its train and test splits."""
+def _plan(
+    client, settings: Settings, args: argparse.Namespace
+) -> tuple[str, str | None, SplitPlan, SplitPlan]:
+    """The run's id (checked against the bucket), the key of the checkpoint it resumes from (None:
+    it starts afresh) and the plans of its train and test splits."""
     shards = settings.loader == "shards"
     with store_errors(settings, "s3"):
         run_id = choose_run_id(client, settings, settings.run_id, settings.resume, args.overwrite)
         if args.overwrite and not settings.resume:
             start_afresh(client, settings, run_id)
+        resume_from = checkpoint_to_resume(client, settings, run_id) if settings.resume else None
     splits = [plan_split(client, settings, s, shards=shards, strict=args.strict) for s in ("train", "test")]
     layout = shards_prefix(settings.data_prefix) if shards else settings.data_prefix
     splits[0].check_trainable(f"s3://{settings.bucket}/{layout}/")
-    return run_id, *splits
+    return run_id, resume_from, *splits
 
 
-def _train(settings: Settings, world, args, client, run_id: str, train_plan, test_plan) -> int:
+def _train(
+    settings: Settings, world, args, run_id: str, resume_from: str | None, train_plan, test_plan
+) -> int:
     from trainer.session import Session
 
     world.hint = f"continue with --resume --run-id {run_id}"
@@ -158,7 +164,7 @@ def _train(settings: Settings, world, args, client, run_id: str, train_plan, tes
         stop_on_sigterm(world)
     session = Session(settings, world, run_id, train_plan, test_plan, strict=args.strict)
     progress = not args.no_progress and sys.stderr.isatty()
-    start = session.prepare(client)
+    start = session.prepare(resume_from)
     session.announce(start)
     return session.run(start, progress=progress)
 

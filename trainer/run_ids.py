@@ -11,7 +11,8 @@ import json
 import secrets
 import time
 
-from labcore.errors import ConfigError
+from labcore.clients import read_json
+from labcore.errors import ConfigError, DataError
 from labcore.settings import Settings
 
 
@@ -64,3 +65,30 @@ def latest_run(client, settings: Settings) -> str | None:
         ):
             newest = obj
     return newest.object_name.split("/")[1] if newest else None
+
+
+def checkpoint_to_resume(client, settings: Settings, run_id: str) -> str:
+    """The key of run ``run_id``'s latest checkpoint, as its ``latest.json`` names it.
+
+    A one-line error when there is nothing to resume (no pointer, or a run started again with
+    ``--overwrite`` and not checkpointed since) or the pointer names no checkpoint of this run.
+    """
+    pointer_key = run_prefix(run_id) + "latest.json"
+    pointer = read_json(client, settings.bucket, pointer_key)
+    if pointer is None:
+        raise ConfigError(
+            f"nothing to resume: no s3://{settings.bucket}/{pointer_key}; start without --resume"
+        )
+    key = pointer.get("key")
+    if key is None and "restarted" in pointer:
+        raise ConfigError(
+            f"run {run_id} was started again with --overwrite and has no checkpoint since "
+            "(its old checkpoints belong to the run it replaced): start it again with --overwrite, "
+            "or choose another --run-id"
+        )
+    if not isinstance(key, str) or not key.startswith(run_prefix(run_id)) or not key.endswith(".pt"):
+        raise DataError(
+            f"s3://{settings.bucket}/{pointer_key} does not name a checkpoint of run {run_id} (key {key!r}); "
+            "start a new run"
+        )
+    return key

@@ -81,9 +81,10 @@ class Session:
             **options,
         )
 
-    def prepare(self, client) -> Resumed:
-        """Where the run starts: epoch 1, or (``RESUME``) the latest checkpoint, read by rank 0 for all."""
-        if not self.settings.resume:
+    def prepare(self, resume_from: str | None) -> Resumed:
+        """Where the run starts: epoch 1, or the checkpoint at key ``resume_from`` (the run's latest,
+        when resuming), read by rank 0 for all."""
+        if resume_from is None:
             return Resumed(epoch=1, step=0, trained=0, reports=[])
 
         def load():
@@ -93,7 +94,7 @@ class Session:
                     store_errors(self.settings, "s3"),
                     connector_errors(f"reading checkpoints of run {self.run_id} failed"),
                 ):
-                    return self.checkpointer.load(client)
+                    return self.checkpointer.load(resume_from)
             finally:
                 self.watchdog.disarm()
 

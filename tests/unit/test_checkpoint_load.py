@@ -39,7 +39,6 @@ def loading(monkeypatch, state: dict, drops: int = 0) -> tuple[checkpoints.Check
             return contextlib.nullcontext(SequentialS3Reader("lab-data", KEY, lambda: None, stream))
 
     monkeypatch.setattr(checkpoints, "checkpoint_store", lambda settings: Store())
-    monkeypatch.setattr(checkpoints, "read_json", lambda client, bucket, key: {"key": KEY})
     monkeypatch.setattr(transient.time, "sleep", lambda seconds: None)
     return checkpoints.Checkpointer(load_settings(environ=SETTINGS), "r", {"world_size": 1}), gets
 
@@ -47,7 +46,7 @@ def loading(monkeypatch, state: dict, drops: int = 0) -> tuple[checkpoints.Check
 def test_the_checkpoint_read_on_resume_is_asked_again(monkeypatch):
     state = {"step": 3, "config": {"world_size": 1}, "format": checkpoints.FORMAT}
     checkpointer, gets = loading(monkeypatch, state, drops=1)
-    assert checkpointer.load(client=None)["step"] == 3
+    assert checkpointer.load(KEY)["step"] == 3
     assert len(gets) == 2
 
 
@@ -58,7 +57,7 @@ def test_a_checkpoint_of_another_format_is_refused_in_one_line(monkeypatch, writ
         state["format"] = written
     checkpointer, _ = loading(monkeypatch, state)
     with pytest.raises(ConfigError) as caught:
-        checkpointer.load(client=None)
+        checkpointer.load(KEY)
     message = str(caught.value)
     assert f"checkpoint format {written or 1}; this one reads {checkpoints.FORMAT}" in message, message
     assert "start a new run" in message and "\n" not in message
@@ -82,7 +81,7 @@ def saved_state(config: dict, step: int, trained_set: dict | None = None) -> dic
 def resumed_with(monkeypatch, saved: dict, now: dict, state: dict) -> checkpoints.Resumed:
     checkpointer, _ = loading(monkeypatch, {**state, "config": saved})
     checkpointer.config = now
-    loaded = checkpointer.load(client=None)
+    loaded = checkpointer.load(KEY)
     model = torch.nn.Linear(2, 2)
     return checkpoints.apply(loaded, model, torch.optim.Adam(model.parameters()), rank=2, listing=LISTING)
 
