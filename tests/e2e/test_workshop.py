@@ -116,7 +116,7 @@ def test_a_notebook_runs_inside_the_jupyter_container(lab, workshop):
 
 
 def test_the_token_reaches_the_container_at_run_time_only(lab, workshop):
-    image = "minio-torch-lab/workshop:local"
+    image = lab_image("workshop")
     inspect = subprocess.run(
         ["docker", "image", "inspect", image], capture_output=True, text=True, check=True
     )
@@ -128,6 +128,14 @@ def test_the_token_reaches_the_container_at_run_time_only(lab, workshop):
 
 
 LAB_IMAGES = ("seeder", "trainer", "workshop")
+
+
+def lab_image(name: str, tag: str = "local") -> str:
+    """One of the lab's images (``LAB_IMAGES``) under LAB_TAG ``tag``, named as Compose and
+    scripts/bundle.sh name it."""
+    return f"minio-torch-lab/{name}:{tag}"
+
+
 # Any output of a build: Compose's, the classic builder's or BuildKit's.
 BUILD_MARKS = ("Building", "Step 1/", "naming to", "Successfully built")
 
@@ -143,7 +151,7 @@ def test_an_offline_bundle_runs_the_lab_with_nothing_pulled_or_built(lab, worksh
     tag = f"bundle-{uuid.uuid4().hex[:8]}"
     own_minio = f"mtl-bundle-test/minio:{tag}"
     own = {own_minio: lab.env["MINIO_IMAGE"]}
-    own.update({f"minio-torch-lab/{name}:{tag}": f"minio-torch-lab/{name}:local" for name in LAB_IMAGES})
+    own.update({lab_image(name, tag): lab_image(name) for name in LAB_IMAGES})
     for name, image in own.items():
         subprocess.run(["docker", "tag", image, name], check=True)
     try:
@@ -211,7 +219,7 @@ def run_offline(lab, bundle: Path, tmp_path: Path, minio: str, tag: str) -> None
     settings = (tmp_path / ".env.local").read_text()
     assert "LAB_PREBUILT=1" in settings and f"SOURCE_DIR={tmp_path / 'data'}" in settings
     assert f"LAB_TAG={tag}" in settings.splitlines()
-    for image in (minio, *(f"minio-torch-lab/{name}:{tag}" for name in LAB_IMAGES)):
+    for image in (minio, *(lab_image(name, tag) for name in LAB_IMAGES)):
         subprocess.run(["docker", "image", "inspect", image], capture_output=True, check=True)
 
     outputs = {}
