@@ -177,24 +177,8 @@ def spawn(module: str, args: list[str], env: dict[str, str], cwd: Path):
     )
 
 
-def start_ranks(rank_main, args: tuple, nprocs: int) -> None:
-    """Run ``rank_main(rank, *args)`` in ``nprocs`` fresh processes and wait for them all, as
-    ``torch.multiprocessing`` does with "spawn", but fork each from a server that imported torch
-    (and ``rank_main``'s module) once per pytest worker ("forkserver"): a spawned process imports
-    torch again, seconds of CPU each. The server is a clean process, not this worker, so a rank
-    inherits none of this worker's threads or connections. A rank that fails fails the call.
-    """
-    import multiprocessing
-
-    from torch import multiprocessing as mp
-
-    # Read when this worker's server starts (its first call); later calls fork from that server.
-    multiprocessing.set_forkserver_preload(["torch", "torch.distributed", rank_main.__module__])
-    mp.start_processes(rank_main, args=args, nprocs=nprocs, start_method="forkserver")
-
-
 def join_loopback_group(rank: int, world: int, port: int, timeout: float) -> None:
-    """Join a ``world``-rank gloo group on 127.0.0.1:``port`` (ranks the tests start, :func:`start_ranks`)."""
+    """Join a ``world``-rank gloo group on 127.0.0.1:``port`` (ranks the tests start, :func:`tests.forked.start_ranks`)."""
     from datetime import timedelta
 
     from torch import distributed as dist

@@ -1,6 +1,6 @@
 """What one gloo rank does in the loader tests: build every loader after joining, read one epoch.
 
-A module of its own because the ranks (``tests.conftest.start_ranks``) import it by name.
+A module of its own because the ranks (``tests.forked.start_ranks``) import it by name.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def read_batches(rank: int, world: int, port: int, env: dict, tasks: list[dict],
     from trainer.datasets import build_loader
     from trainer.planning import plan_split
 
-    # A rank inherits the start method it was started with (forkserver, tests.conftest.start_ranks),
+    # A rank inherits the start method it was started with (forkserver, tests.forked.start_ranks),
     # so its DataLoader workers would start through a server of their own that imports torch again;
     # torchrun's ranks are plain processes whose workers fork, so fork here too.
     multiprocessing.set_start_method("fork", force=True)

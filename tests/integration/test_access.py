@@ -14,6 +14,7 @@ from labcore.clients import minio_client
 from labcore.policy import trainer_policy, trainer_policy_name
 from labcore.settings import load_settings
 from tests.conftest import assert_one_line_error, run_module
+from tests.forked import run_trainer
 
 TRAINER = {"AWS_ACCESS_KEY_ID": "lab-trainer-test", "AWS_SECRET_ACCESS_KEY": "trainer-test-secret-1"}
 
@@ -61,8 +62,7 @@ def test_trainer_keys_are_confined(trainer_env):
 
 
 def test_trainer_runs_with_its_own_keys(trainer_env, tmp_path):
-    result = run_module(
-        "trainer",
+    result = run_trainer(
         ["--epochs", "1", "--no-progress", "--run-id", "confined"],
         trainer_env,
         tmp_path,
@@ -70,8 +70,7 @@ def test_trainer_runs_with_its_own_keys(trainer_env, tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "train: 12 of 12 objects, 0 duplicates" in result.stdout
-    result = run_module(
-        "trainer",
+    result = run_trainer(
         ["--loader", "shards", "--epochs", "1", "--no-progress"],
         trainer_env,
         tmp_path,

@@ -1,6 +1,6 @@
 """Ranks x workers against a real MinIO: gloo ranks on this host, 1003 objects, every loader.
 
-Loader tests start real gloo ranks (``tests.conftest.start_ranks``) that build each loader after joining,
+Loader tests start real gloo ranks (``tests.forked.start_ranks``) that build each loader after joining,
 as the trainer does, and feed what every rank read through the real exactly-once check. Trainer
 tests run ``python -m trainer`` under torchrun, as users do.
 """
@@ -22,8 +22,9 @@ from urllib.parse import urlsplit
 import pytest
 import torch
 
-from tests.conftest import free_port, start_ranks, wait_for
+from tests.conftest import free_port, wait_for
 from tests.faultproxy import delaying_proxy
+from tests.forked import run_trainer, start_ranks
 from tests.integration.ranks import read_epoch
 from trainer.delivery import Delivery
 from trainer.planning import plan_split
@@ -300,14 +301,7 @@ def test_a_killed_rank_stops_the_others_and_resume_completes(dataset, tmp_path):
     )
 
     # Another batch size changes what a step is: resuming with it is refused in one line.
-    other = subprocess.run(
-        [sys.executable, "-m", "trainer", *args, "--batch-size", "12", "--resume", "--run-id", "killed"],
-        env={"PATH": os.environ.get("PATH", ""), **env},
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    other = run_trainer([*args, "--batch-size", "12", "--resume", "--run-id", "killed"], env, tmp_path)
     assert other.returncode == 2 and "Traceback" not in other.stderr, other.stderr[-2000:]
     assert "run killed was started with batch_size=10; resume it with the same settings" in other.stderr
 
@@ -335,13 +329,8 @@ def test_a_run_killed_on_two_ranks_resumes_on_one_rank_with_three_workers_exactl
     # pointer is written after the checkpoint it names), or a later one.
     assert pointer["epoch"] == 1 and pointer["step"] in (5, 10, 15, 20, 25, 30), "killed mid-epoch 1"
     trained = 2 * 16 * pointer["step"]
-    resumed = subprocess.run(
-        [sys.executable, "-m", "trainer", *args, "--workers", "3", "--resume", "--run-id", "elastic"],
-        env={"PATH": os.environ.get("PATH", ""), "PYTHONUNBUFFERED": "1", **env},
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    resumed = run_trainer(
+        [*args, "--workers", "3", "--resume", "--run-id", "elastic"], env, tmp_path, timeout=600
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     out = resumed.stdout

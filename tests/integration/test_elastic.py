@@ -13,7 +13,8 @@ import json
 
 import pytest
 
-from tests.conftest import free_port, start_ranks
+from tests.conftest import free_port
+from tests.forked import start_ranks
 from tests.integration.ranks import read_batches
 from trainer.delivery import Delivery
 from trainer.planning import plan_split

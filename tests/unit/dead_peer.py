@@ -1,6 +1,6 @@
 """One gloo rank of the dead-peer test: rank 1 dies inside training, rank 0 records what it saw.
 
-A module of its own because the ranks (``tests.conftest.start_ranks``) import it by name.
+A module of its own because the ranks (``tests.forked.start_ranks``) import it by name.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from tests.conftest import free_port, start_ranks
+from tests.conftest import free_port
+from tests.forked import start_ranks
 from tests.unit.dead_peer import step_after_peer_dies
 from trainer.distributed import World
 
