@@ -72,8 +72,11 @@ create() {
     done
   else
     # MNIST from its mirrors, SHA-256 checked, with the lab's own code inside the seeder image.
-    docker run --rm --user "$(id -u):$(id -g)" -v "$stage/$name/data:/out" --entrypoint python \
-      "minio-torch-lab/seeder:$LAB_TAG" -c "from labcore.sources import fetch_mnist; fetch_mnist('/out')"
+    # The image carries the Compose labels of the build that made it: an empty project label keeps
+    # this container out of that project's `compose ps` and `logs`.
+    docker run --rm --label com.docker.compose.project= --user "$(id -u):$(id -g)" \
+      -v "$stage/$name/data:/out" --entrypoint python "minio-torch-lab/seeder:$LAB_TAG" \
+      -c "from labcore.sources import fetch_mnist; fetch_mnist('/out')"
   fi
 
   echo "bundle: saving ${images[*]}"

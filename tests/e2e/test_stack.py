@@ -140,11 +140,31 @@ def test_every_published_port_is_loopback(lab):
     assert all(port.get("host_ip") == "127.0.0.1" for _, port in published), published
 
 
+# Compose labels the images it builds with its project and service, and a container inherits its
+# image's labels: one started outside Compose from a lab image would count as, say, the cluster's
+# trainer-head (tests/e2e/test_cluster.py runs beside these tests), whose `compose logs -f` then
+# follows it and fails when it is removed. An empty project label makes it nobody's.
+OUTSIDE_COMPOSE = ("--label", "com.docker.compose.project=")
+
+
+def test_a_container_started_outside_compose_from_a_lab_image_is_no_project_s(lab):
+    assert lab.make("build").returncode == 0
+    image = "minio-torch-lab/trainer:local"
+    labels = json.loads(docker("image", "inspect", "--format", "{{json .Config.Labels}}", image))
+    project = labels["com.docker.compose.project"]
+    created = docker("create", *OUTSIDE_COMPOSE, image).strip()
+    try:
+        members = docker("ps", "-aq", "--no-trunc", "--filter", f"label=com.docker.compose.project={project}")
+        assert created not in members.split(), (project, created)
+    finally:
+        docker("rm", created)
+
+
 def scan_image(image: str, secrets: set[str]) -> list[str]:
     """Files of ``image``'s filesystem that contain any of ``secrets`` (read as a stream, in chunks)."""
     import tarfile
 
-    created = docker("create", image).strip()
+    created = docker("create", *OUTSIDE_COMPOSE, image).strip()
     found = []
     try:
         export = subprocess.Popen(["docker", "export", created], stdout=subprocess.PIPE)
@@ -185,7 +205,9 @@ def test_images_carry_no_credentials(lab):
         # And the processes run as the lab's unprivileged user.
         assert json.loads(config)[0]["Config"]["User"] == "10001:10001", image
         uid = subprocess.run(
-            ["docker", "run", "--rm", "--entrypoint", "id", image, "-u"], capture_output=True, text=True
+            ["docker", "run", "--rm", *OUTSIDE_COMPOSE, "--entrypoint", "id", image, "-u"],
+            capture_output=True,
+            text=True,
         )
         assert uid.stdout.strip() == "10001", (image, uid.stdout, uid.stderr)
 
@@ -207,7 +229,16 @@ def test_the_trainer_image_carries_torch_without_triton(lab):
     # on the CPU and installs torch without it (scripts/torch-deps.py, docker/lab.Dockerfile).
     built = lab.make("build")
     assert built.returncode == 0, built.stderr[-3000:]
-    probe = ["docker", "run", "--rm", "--entrypoint", "python", "minio-torch-lab/trainer:local", "-c"]
+    probe = [
+        "docker",
+        "run",
+        "--rm",
+        *OUTSIDE_COMPOSE,
+        "--entrypoint",
+        "python",
+        "minio-torch-lab/trainer:local",
+        "-c",
+    ]
     result = subprocess.run([*probe, TRITON_PROBE], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.splitlines() == ["none", "True False"], result.stdout
