@@ -44,8 +44,8 @@ def start_ranks(rank_main, args: tuple, nprocs: int) -> None:
     mp.start_processes(rank_main, args=args, nprocs=nprocs, start_method="forkserver")
 
 
-def _become_trainer(argv: list[str], env: dict[str, str], cwd: str, out: str, err: str) -> None:
-    """In the forked process: run as ``python -m trainer ARGV`` would, then exit with its status."""
+def _become(module: str, argv: list[str], env: dict[str, str], cwd: str, out: str, err: str) -> None:
+    """In the forked process: run as ``python -m MODULE ARGV`` would, then exit with its status."""
     import atexit
     import io
     import runpy
@@ -61,8 +61,8 @@ def _become_trainer(argv: list[str], env: dict[str, str], cwd: str, out: str, er
     sys.stderr = io.TextIOWrapper(
         io.FileIO(2, "w", closefd=False), encoding="utf-8", errors="backslashreplace", write_through=True
     )
-    # A fork of the server inherits its start method; `python -m trainer` starts with Linux's
-    # default, fork, with which its DataLoader workers fork from it rather than import torch again.
+    # A fork of the server inherits its start method; `python -m` starts with Linux's default,
+    # fork, with which the trainer's DataLoader workers fork from it rather than import torch again.
     multiprocessing.set_start_method("fork", force=True)
     os.environ.clear()
     os.environ.update(env)
@@ -71,7 +71,7 @@ def _become_trainer(argv: list[str], env: dict[str, str], cwd: str, out: str, er
     sys.argv = ["-m", *argv]  # run_module puts the module's path first, as `python -m` does
     code: object = 0
     try:
-        runpy.run_module("trainer", run_name="__main__", alter_sys=True)
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
     except SystemExit as stop:
         code = stop.code
     except BaseException:  # noqa: BLE001 - the interpreter's own ending for an uncaught error
@@ -90,19 +90,19 @@ def _become_trainer(argv: list[str], env: dict[str, str], cwd: str, out: str, er
     os._exit(code)
 
 
-class TrainerRun:
-    """``python -m trainer ARGS`` forked from the server: the parts of ``subprocess.Popen`` the
+class ForkedRun:
+    """``python -m MODULE ARGS`` forked from the server: the parts of ``subprocess.Popen`` the
     tests use (``pid``, ``returncode``, ``poll``, ``wait``, ``send_signal``, ``kill``,
     ``communicate``), its output kept in files until it ends."""
 
-    def __init__(self, args: list[str], env: dict[str, str], cwd: Path):
-        self.args = ["python", "-m", "trainer", *args]
+    def __init__(self, module: str, args: list[str], env: dict[str, str], cwd: Path):
+        self.args = ["python", "-m", module, *args]
         self._dir = tempfile.mkdtemp(prefix="trainer-run-")
         self._out, self._err = (os.path.join(self._dir, name) for name in ("stdout", "stderr"))
         for path in (self._out, self._err):
             Path(path).touch()
         self._process = _context().Process(
-            target=_become_trainer, args=(list(args), env, str(cwd), self._out, self._err)
+            target=_become, args=(module, list(args), env, str(cwd), self._out, self._err)
         )
         self._process.start()
         self.pid = self._process.pid
@@ -135,22 +135,18 @@ class TrainerRun:
             shutil.rmtree(self._dir, ignore_errors=True)
 
 
-def trainer_env(env: dict[str, str]) -> dict[str, str]:
-    """Exactly ``env``, with PATH, unbuffered output, as :func:`tests.conftest.run_module` gives."""
-    return {"PATH": os.environ.get("PATH", ""), "PYTHONUNBUFFERED": "1", **env}
+def start_forked(module: str, args: list[str], env: dict[str, str], cwd: Path) -> ForkedRun:
+    """:func:`tests.conftest.spawn`, forked: ``python -m MODULE ARGS`` in the background (to be
+    killed), with exactly ``env`` (plus PATH, unbuffered output) in ``cwd``."""
+    return ForkedRun(module, args, {"PATH": os.environ.get("PATH", ""), "PYTHONUNBUFFERED": "1", **env}, cwd)
 
 
-def start_trainer(args: list[str], env: dict[str, str], cwd: Path) -> TrainerRun:
-    """Start ``python -m trainer ARGS`` in the background (to be killed), with exactly ``env``."""
-    return TrainerRun(args, trainer_env(env), cwd)
-
-
-def run_trainer(
-    args: list[str], env: dict[str, str], cwd: Path, timeout: float = 300
+def run_forked(
+    module: str, args: list[str], env: dict[str, str], cwd: Path, timeout: float = 300
 ) -> subprocess.CompletedProcess:
-    """Run ``python -m trainer ARGS`` to its end with exactly ``env`` in ``cwd``; a run past
-    ``timeout`` is killed and raises ``TimeoutExpired``, as ``subprocess.run`` does."""
-    run = start_trainer(args, env, cwd)
+    """:func:`tests.conftest.run_module`, forked: ``python -m MODULE ARGS`` to its end with exactly
+    ``env`` in ``cwd``; a run past ``timeout`` is killed and raises ``TimeoutExpired``."""
+    run = start_forked(module, args, env, cwd)
     try:
         out, err = run.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -16,7 +16,7 @@ from minio.error import S3Error
 
 from labcore.settings import load_settings
 from tests.conftest import assert_one_line_error, offline_source, run_module
-from tests.forked import run_trainer
+from tests.forked import run_forked
 
 LOADERS = ("s3iter", "s3prefix", "map", "manual", "shards")
 TRAINER_KEY = "labconftrainer"  # letters only: every store takes it
@@ -85,7 +85,7 @@ def test_seeding_is_idempotent(store, seeded, source, samples, tmp_path):
 def test_each_loader_delivers_every_sample_once(store, seeded, samples, loader, tmp_path):
     env = dict(seeded)
     args = ["--loader", loader, "--epochs", "1", "--workers", "2", "--no-progress", "--checkpoint-every", "0"]
-    result = run_trainer([*args, "--run-id", f"c-{loader}"], env, tmp_path, timeout=600)
+    result = run_forked("trainer", [*args, "--run-id", f"c-{loader}"], env, tmp_path, timeout=600)
     assert result.returncode == 0, f"{loader}: {result.stderr.strip().splitlines()[-1:]}"
     assert re.search(rf"train: {samples} of {samples} (objects|samples), 0 duplicates", result.stdout), (
         loader,
@@ -97,10 +97,12 @@ def test_each_loader_delivers_every_sample_once(store, seeded, samples, loader, 
 def test_checkpoint_then_resume(store, seeded, samples, tmp_path):
     env = dict(seeded)
     common = ["--workers", "1", "--no-progress", "--run-id", "c-resume"]
-    first = run_trainer([*common, "--epochs", "1", "--checkpoint-every", "4", "--overwrite"], env, tmp_path)
+    first = run_forked(
+        "trainer", [*common, "--epochs", "1", "--checkpoint-every", "4", "--overwrite"], env, tmp_path
+    )
     assert first.returncode == 0, first.stderr[-1500:]
     # One more epoch on top of the checkpoint the first run ended with.
-    resumed = run_trainer([*common, "--epochs", "2", "--resume"], env, tmp_path, timeout=600)
+    resumed = run_forked("trainer", [*common, "--epochs", "2", "--resume"], env, tmp_path, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-1500:]
     assert "resuming at epoch 2, after 0 batches" in resumed.stdout, resumed.stdout[-1500:]
     assert f"train: {samples} of {samples} objects, 0 duplicates" in resumed.stdout

@@ -14,7 +14,7 @@ from labcore.clients import minio_client
 from labcore.policy import trainer_policy, trainer_policy_name
 from labcore.settings import load_settings
 from tests.conftest import assert_one_line_error, run_module
-from tests.forked import run_trainer
+from tests.forked import run_forked
 
 TRAINER = {"AWS_ACCESS_KEY_ID": "lab-trainer-test", "AWS_SECRET_ACCESS_KEY": "trainer-test-secret-1"}
 
@@ -62,7 +62,8 @@ def test_trainer_keys_are_confined(trainer_env):
 
 
 def test_trainer_runs_with_its_own_keys(trainer_env, tmp_path):
-    result = run_trainer(
+    result = run_forked(
+        "trainer",
         ["--epochs", "1", "--no-progress", "--run-id", "confined"],
         trainer_env,
         tmp_path,
@@ -70,7 +71,8 @@ def test_trainer_runs_with_its_own_keys(trainer_env, tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "train: 12 of 12 objects, 0 duplicates" in result.stdout
-    result = run_trainer(
+    result = run_forked(
+        "trainer",
         ["--loader", "shards", "--epochs", "1", "--no-progress"],
         trainer_env,
         tmp_path,

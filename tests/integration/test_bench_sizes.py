@@ -6,7 +6,8 @@ import json
 
 from labcore.clients import minio_client
 from labcore.synthetic import SyntheticSpec
-from tests.conftest import assert_one_line_error, run_module
+from tests.conftest import assert_one_line_error
+from tests.forked import run_forked
 
 LOADERS = ("s3iter", "s3iter@8", "manual@8", "map", "shards", "local")
 
@@ -15,7 +16,7 @@ def test_a_small_sweep_reads_every_key_once_with_all_its_bytes_at_each_size(lab_
     out = tmp_path / "results"
     args = ["--sizes", "1KB,64KB", "--bytes-per-point", "256KB", "--min-objects", "40", "--imagenet", "24"]
     args += ["--workers", "2", "--ceiling-seconds", "1", "--out", str(out)]
-    result = run_module("trainer.bench.sweep", args, lab_env, tmp_path, timeout=600)
+    result = run_forked("trainer.bench.sweep", args, lab_env, tmp_path, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(next(out.glob("bench-sizes-*.json")).read_text())
     points = {p["size"]: p for p in report["points"] if not p["profile"]}
@@ -49,7 +50,7 @@ def test_a_small_sweep_reads_every_key_once_with_all_its_bytes_at_each_size(lab_
     # The datasets stay for the next sweep, which uploads nothing again; this one also turns the
     # connector's knobs at 64 KB, each pass checked like the others.
     knobs = ["--loaders", "s3iter,shards", "--ceiling-seconds", "0", "--knobs-at", "64KB"]
-    again = run_module("trainer.bench.sweep", [*args, *knobs], lab_env, tmp_path)
+    again = run_forked("trainer.bench.sweep", [*args, *knobs], lab_env, tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
     assert again.stdout.count("uploaded 0, skipped") == 6, "objects and shards, at two sizes and of JPEGs"
     report = json.loads(max(out.glob("bench-sizes-*.json")).read_text())
@@ -66,5 +67,5 @@ def test_a_small_sweep_reads_every_key_once_with_all_its_bytes_at_each_size(lab_
 
 
 def test_a_malformed_size_is_one_line(lab_env, tmp_path):
-    result = run_module("trainer.bench.sweep", ["--sizes", "1KB,huge"], lab_env, tmp_path)
+    result = run_forked("trainer.bench.sweep", ["--sizes", "1KB,huge"], lab_env, tmp_path)
     assert_one_line_error(result, 2, r"--sizes '1KB,huge': 'huge' is not a size like 1024, 16KB or 1MB")

@@ -24,7 +24,7 @@ import torch
 
 from tests.conftest import free_port, wait_for
 from tests.faultproxy import delaying_proxy
-from tests.forked import run_trainer, start_ranks
+from tests.forked import run_forked, start_ranks
 from tests.integration.ranks import read_epoch
 from trainer.delivery import Delivery
 from trainer.planning import plan_split
@@ -301,7 +301,9 @@ def test_a_killed_rank_stops_the_others_and_resume_completes(dataset, tmp_path):
     )
 
     # Another batch size changes what a step is: resuming with it is refused in one line.
-    other = run_trainer([*args, "--batch-size", "12", "--resume", "--run-id", "killed"], env, tmp_path)
+    other = run_forked(
+        "trainer", [*args, "--batch-size", "12", "--resume", "--run-id", "killed"], env, tmp_path
+    )
     assert other.returncode == 2 and "Traceback" not in other.stderr, other.stderr[-2000:]
     assert "run killed was started with batch_size=10; resume it with the same settings" in other.stderr
 
@@ -329,8 +331,8 @@ def test_a_run_killed_on_two_ranks_resumes_on_one_rank_with_three_workers_exactl
     # pointer is written after the checkpoint it names), or a later one.
     assert pointer["epoch"] == 1 and pointer["step"] in (5, 10, 15, 20, 25, 30), "killed mid-epoch 1"
     trained = 2 * 16 * pointer["step"]
-    resumed = run_trainer(
-        [*args, "--workers", "3", "--resume", "--run-id", "elastic"], env, tmp_path, timeout=600
+    resumed = run_forked(
+        "trainer", [*args, "--workers", "3", "--resume", "--run-id", "elastic"], env, tmp_path, timeout=600
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     out = resumed.stdout

@@ -14,7 +14,7 @@ from labcore.metrics import request_counts
 from labcore.png import decode_png
 from labcore.settings import load_settings
 from tests.conftest import free_port, kill_when, run_module, spawn, wait_for
-from tests.forked import run_trainer, start_trainer
+from tests.forked import run_forked, start_forked
 from tests.integration.conftest import server_env, start_minio
 
 
@@ -95,7 +95,7 @@ def step_at_fault(client, bucket: str, run_id: str) -> int:
 def start_training(seed_bucket, server, tmp_path, run_id, *extra):
     seeded = seed_bucket({"train": 3000, "test": 20}, learnable=True, env=server_env(server))
     env, client = seeded.env, seeded.client
-    process = start_trainer([*ARGS, *extra, "--run-id", run_id], env, tmp_path)
+    process = start_forked("trainer", [*ARGS, *extra, "--run-id", run_id], env, tmp_path)
     # The pointer is written after the checkpoint it names: wait for it, not for the .pt.
     wait_for(
         lambda: any(
@@ -144,7 +144,7 @@ def test_minio_outage_stops_cleanly_and_resume_completes(seed_bucket, restartabl
     assert process.returncode == 1 and len(lines) == 1 and "Traceback" not in err, err[-3000:]
     assert "continue with --resume --run-id outage" in lines[0]
     wait_for(lambda: _answers(client, env["BUCKET"]), timeout=120, what="MinIO back after the outage")
-    resumed = run_trainer([*ARGS, "--resume", "--run-id", "outage"], env, tmp_path, timeout=900)
+    resumed = run_forked("trainer", [*ARGS, "--resume", "--run-id", "outage"], env, tmp_path, timeout=900)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "train: 3000 of 3000 objects, 0 duplicates" in resumed.stdout
     metrics = json.loads(client.get_object(env["BUCKET"], "runs/outage/metrics.json").read())

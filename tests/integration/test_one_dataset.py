@@ -9,7 +9,7 @@ from labcore.clients import minio_client
 from labcore.settings import load_settings
 from labcore.shards import manifest_key
 from tests.conftest import assert_one_line_error, run_module
-from tests.forked import run_trainer
+from tests.forked import run_forked
 
 
 def seed_cli(env, tmp_path, directory, *flags):
@@ -38,7 +38,7 @@ def test_trainer_refuses_two_datasets_before_training(seed_bucket, lab_env, tmp_
     stranger = f"mnist/train/{(label + 1) % 10}/00005.png"
     body = client.get_object(lab_env["BUCKET"], f"mnist/train/{label}/00005.png").read()
     client.put_object(lab_env["BUCKET"], stranger, io.BytesIO(body), len(body))
-    result = run_trainer(["--epochs", "1", "--no-progress"], lab_env, tmp_path)
+    result = run_forked("trainer", ["--epochs", "1", "--no-progress"], lab_env, tmp_path)
     assert_one_line_error(result, 1, r"mnist/train/ holds two datasets: sample 5 is both .*--prune")
     assert "epoch" not in result.stdout
 
@@ -50,5 +50,5 @@ def test_trainer_refuses_a_manifest_that_miscounts(seed_bucket, lab_env, tmp_pat
     manifest["splits"]["train"]["samples"] = 35
     body = json.dumps(manifest).encode()
     client.put_object(lab_env["BUCKET"], key, io.BytesIO(body), len(body))
-    result = run_trainer(["--loader", "shards", "--epochs", "1"], lab_env, tmp_path)
+    result = run_forked("trainer", ["--loader", "shards", "--epochs", "1"], lab_env, tmp_path)
     assert_one_line_error(result, 1, r"counts 35 train samples but its shards hold 30: re-seed")

@@ -12,7 +12,7 @@ from minio.commonconfig import CopySource
 from seeder.upload import ensure_bucket
 from tests.conftest import assert_one_line_error, kill_when
 from tests.faultproxy import delaying_proxy
-from tests.forked import run_trainer, start_trainer
+from tests.forked import run_forked, start_forked
 
 TRAIN = 1500
 # A small shuffle buffer so the kill meets reads in flight, not a worker that read everything up front.
@@ -26,7 +26,8 @@ ARGS = [
 def base_run(seed_bucket, tmp_path_factory):
     """A bucket of 60 samples with one finished one-epoch run ``base``, trained once per module."""
     bucket = seed_bucket({"train": 60, "test": 10}, learnable=True)
-    first = run_trainer(
+    first = run_forked(
+        "trainer",
         ["--epochs", "1", "--no-progress", "--run-id", "base"],
         bucket.env,
         tmp_path_factory.mktemp("base"),
@@ -49,7 +50,7 @@ def finished_run(base_run, lab_env):
 def test_sigkill_mid_epoch_then_resume(seed_bucket, lab_env, tmp_path):
     client = seed_bucket({"train": TRAIN, "test": 30}, learnable=True, env=lab_env).client
     bucket = lab_env["BUCKET"]
-    process = start_trainer([*ARGS, "--run-id", "killed"], lab_env, tmp_path)
+    process = start_forked("trainer", [*ARGS, "--run-id", "killed"], lab_env, tmp_path)
     kill_when(
         process,
         lambda: any(
@@ -63,7 +64,7 @@ def test_sigkill_mid_epoch_then_resume(seed_bucket, lab_env, tmp_path):
     assert pointer["step"] % 5 == 0 and pointer["key"].endswith(".pt")
     assert pointer["epoch"] == 1 and pointer["step"] < TRAIN // 10, "killed mid-epoch"
 
-    resumed = run_trainer([*ARGS, "--resume", "--run-id", "killed"], lab_env, tmp_path, timeout=900)
+    resumed = run_forked("trainer", [*ARGS, "--resume", "--run-id", "killed"], lab_env, tmp_path, timeout=900)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"resuming at epoch {pointer['epoch']}, after {pointer['step']} batches" in resumed.stdout
     metrics = json.loads(client.get_object(bucket, "runs/killed/metrics.json").read())
@@ -79,19 +80,19 @@ def test_sigkill_mid_epoch_then_resume(seed_bucket, lab_env, tmp_path):
 
 
 def test_resume_refuses_a_changed_order_and_a_missing_run(finished_run, lab_env, tmp_path):
-    changed = run_trainer(["--resume", "--run-id", "base", "--seed", "3"], lab_env, tmp_path)
+    changed = run_forked("trainer", ["--resume", "--run-id", "base", "--seed", "3"], lab_env, tmp_path)
     assert_one_line_error(changed, 2, r"run base was started with seed=0; resume it with the same settings")
-    missing = run_trainer(["--resume", "--run-id", "never"], lab_env, tmp_path)
+    missing = run_forked("trainer", ["--resume", "--run-id", "never"], lab_env, tmp_path)
     assert_one_line_error(missing, 2, r"nothing to resume: no s3://.*/checkpoints/never/latest\.json")
 
 
 def test_reusing_a_run_id_needs_resume_or_overwrite(finished_run, lab_env, tmp_path):
-    again = run_trainer(["--epochs", "1", "--run-id", "base"], lab_env, tmp_path)
+    again = run_forked("trainer", ["--epochs", "1", "--run-id", "base"], lab_env, tmp_path)
     assert_one_line_error(
         again, 2, r"run base already exists \(s3://.*/checkpoints/base/\): continue it with --resume"
     )
-    replaced = run_trainer(
-        ["--epochs", "1", "--run-id", "base", "--overwrite", "--no-progress"], lab_env, tmp_path
+    replaced = run_forked(
+        "trainer", ["--epochs", "1", "--run-id", "base", "--overwrite", "--no-progress"], lab_env, tmp_path
     )
     assert replaced.returncode == 0, replaced.stderr[-2000:]
 
@@ -101,8 +102,8 @@ def test_an_overwriting_run_killed_before_its_first_checkpoint_is_never_resumed_
 ):
     client = finished_run
     pointer_key = "checkpoints/base/latest.json"
-    process = start_trainer(
-        ["--overwrite", "--run-id", "base", "--epochs", "2", "--no-progress"], lab_env, tmp_path
+    process = start_forked(
+        "trainer", ["--overwrite", "--run-id", "base", "--epochs", "2", "--no-progress"], lab_env, tmp_path
     )
     kill_when(
         process,
@@ -110,7 +111,7 @@ def test_an_overwriting_run_killed_before_its_first_checkpoint_is_never_resumed_
         timeout=60,
         what="the overwriting run's pointer",
     )
-    resumed = run_trainer(["--resume", "--run-id", "base", "--epochs", "2"], lab_env, tmp_path)
+    resumed = run_forked("trainer", ["--resume", "--run-id", "base", "--epochs", "2"], lab_env, tmp_path)
     assert_one_line_error(
         resumed, 2, r"run base was started again with --overwrite and has no checkpoint since"
     )
@@ -124,7 +125,7 @@ def test_resume_refuses_a_changed_dataset(finished_run, lab_env, tmp_path):
         next(iter(client.list_objects(lab_env["BUCKET"], "mnist/train/", recursive=True))).object_name,
     ).read()
     client.put_object(lab_env["BUCKET"], "mnist/train/3/99999.png", io.BytesIO(body), len(body))
-    resumed = run_trainer(["--resume", "--run-id", "base"], lab_env, tmp_path)
+    resumed = run_forked("trainer", ["--resume", "--run-id", "base"], lab_env, tmp_path)
     assert_one_line_error(
         resumed, 2, r"the dataset changed since run base was checkpointed .*start a new run"
     )
@@ -134,11 +135,11 @@ def test_resume_refuses_shards_of_another_dataset_with_the_same_counts(seed_buck
     shards = {"objects": False, "shard_size": 20, "learnable": True, "env": lab_env}
     seed_bucket({"train": 60, "test": 10}, seed=0, **shards)
     args = ["--loader", "shards", "--no-progress", "--run-id", "sharded"]
-    first = run_trainer([*args, "--epochs", "1"], lab_env, tmp_path)
+    first = run_forked("trainer", [*args, "--epochs", "1"], lab_env, tmp_path)
     assert first.returncode == 0, first.stderr[-2000:]
     # Other samples, the same keys and counts: only the shards' SHA-256s tell the datasets apart.
     seed_bucket({"train": 60, "test": 10}, seed=1, **shards)
-    resumed = run_trainer([*args, "--epochs", "2", "--resume"], lab_env, tmp_path)
+    resumed = run_forked("trainer", [*args, "--epochs", "2", "--resume"], lab_env, tmp_path)
     assert_one_line_error(
         resumed, 2, r"the dataset changed since run sharded was checkpointed .*start a new run"
     )
@@ -161,7 +162,7 @@ def test_a_damaged_pointer_is_one_line(finished_run, lab_env, tmp_path, pointer,
     bucket = lab_env["BUCKET"]
     client.put_object(bucket, "checkpoints/base/garbage.pt", io.BytesIO(b"not a torch file"), 16)
     client.put_object(bucket, "checkpoints/base/latest.json", io.BytesIO(pointer), len(pointer))
-    resumed = run_trainer(["--resume", "--run-id", "base"], lab_env, tmp_path)
+    resumed = run_forked("trainer", ["--resume", "--run-id", "base"], lab_env, tmp_path)
     assert_one_line_error(resumed, 1, pattern)
 
 
@@ -199,6 +200,6 @@ def test_a_store_wedged_after_the_last_epoch_or_on_resume_is_one_line(
             "CHECKPOINT_TIMEOUT": "5",
             "DATA_TIMEOUT": "3",
         }
-        result = run_trainer([*args, "--no-progress"], env, tmp_path, timeout=120)
+        result = run_forked("trainer", [*args, "--no-progress"], env, tmp_path, timeout=120)
     assert proxy.delayed >= 1, "the request was held back"
     assert_one_line_error(result, 1, rf"no answer from the object store at .* for \d+ s while {what}")

@@ -12,8 +12,8 @@ import pytest
 from labcore.shards import manifest_key, shard_of
 from labcore.sources import load_split
 from seeder.upload import seed_shards
-from tests.conftest import assert_one_line_error, run_module
-from tests.forked import run_trainer
+from tests.conftest import assert_one_line_error
+from tests.forked import run_forked
 from tests.integration.conftest import use_credentials
 from trainer.datasets import build_loader
 from trainer.planning import plan_split
@@ -91,7 +91,7 @@ def test_shard_order_is_seeded_per_epoch(sharded, monkeypatch):
 def test_trainer_with_shards_and_more_workers_than_shards(sharded, tmp_path):
     env, *_ = sharded
     args = ["--loader", "shards", "--epochs", "1", "--workers", "4", "--no-progress"]
-    result = run_trainer(args, env, tmp_path, timeout=600)
+    result = run_forked("trainer", args, env, tmp_path, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "train: 23 of 23 samples, 0 duplicates; test: 7 of 7 samples, 0 duplicates" in result.stdout
 
@@ -100,7 +100,7 @@ def test_bench_smoke(seed_bucket, tmp_path):
     """One small run of the benchmark: every loader, real GET counts from MinIO's metrics."""
     env = seed_bucket({"train": 30, "test": 5}, shard_size=8).env
     out = tmp_path / "results"
-    result = run_module(
+    result = run_forked(
         "trainer.bench",
         ["--workers", "0,2", "--repeats", "1", "--out", str(out), "--batch-size", "8"]
         + ["--ceiling-seconds", "1", "--train", "s3iter,map", "--seeds", "1"],
@@ -145,7 +145,9 @@ def test_a_truncated_shard_stops_the_trainer_at_that_shard(seed_bucket, lab_env,
     body = client.get_object(lab_env["BUCKET"], key).read()
     cut = body[: len(body) // 2 // 512 * 512]
     client.put_object(lab_env["BUCKET"], key, io.BytesIO(cut), len(cut))
-    result = run_trainer(["--loader", "shards", "--epochs", "1", "--no-progress"], lab_env, tmp_path)
+    result = run_forked(
+        "trainer", ["--loader", "shards", "--epochs", "1", "--no-progress"], lab_env, tmp_path
+    )
     assert_one_line_error(
         result, 1, rf"shard {key} (does not match its manifest|is damaged).*re-seed the shards"
     )
@@ -163,7 +165,9 @@ def test_a_damaged_manifest_stops_the_trainer_in_one_line(seed_bucket, lab_env, 
     client = seed_bucket({"train": 30, "test": 10}, objects=False, shard_size=10, env=lab_env).client
     body = json.dumps(manifest).encode()
     client.put_object(lab_env["BUCKET"], "mnist-shards/manifest.json", io.BytesIO(body), len(body))
-    result = run_trainer(["--loader", "shards", "--epochs", "1", "--no-progress"], lab_env, tmp_path)
+    result = run_forked(
+        "trainer", ["--loader", "shards", "--epochs", "1", "--no-progress"], lab_env, tmp_path
+    )
     assert_one_line_error(
         result,
         1,

@@ -9,7 +9,7 @@ from labcore.layout import parse_key
 from labcore.shards import iter_verified, parse_member
 from labcore.synthetic import SyntheticSpec, SyntheticSplit
 from tests.conftest import assert_one_line_error, run_module
-from tests.forked import run_trainer
+from tests.forked import run_forked
 
 SOURCE = "synthetic:40:16KB:labels=12:seed=5"
 SPEC = SyntheticSpec(40, 16 << 10, labels=12, seed=5)
@@ -89,7 +89,9 @@ def test_the_trainer_refuses_a_synthetic_dataset_in_one_line(lab_env, tmp_path):
     assert seeded.returncode == 0, seeded.stderr
     bucket = lab_env["BUCKET"]
     for loader, where in (("s3iter", "mnist"), ("shards", "mnist-shards")):
-        result = run_trainer(["--epochs", "1", "--loader", loader, "--no-progress"], lab_env, tmp_path)
+        result = run_forked(
+            "trainer", ["--epochs", "1", "--loader", loader, "--no-progress"], lab_env, tmp_path
+        )
         assert_one_line_error(
             result, 1, rf"s3://{bucket}/{where}/ holds \.bin samples, not the 28x28 PNGs .*make bench-sizes"
         )

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import assert_one_line_error, run_module
+from tests.conftest import assert_one_line_error
+from tests.forked import run_forked
 from tests.integration.conftest import LabMinio, server_env, start_minio
 
 MAKE_TLS = Path(__file__).resolve().parents[2] / "scripts" / "make-tls.sh"
@@ -57,7 +58,7 @@ def test_a_sweep_point_over_https_reads_every_key_once_with_the_lab_s_ca(tls_min
         str(out),
     ]
     env = https_env(tls_minio, tls_dir / "ca-bundle.crt")
-    result = run_module("trainer.bench.sweep", args, env, tmp_path, timeout=600)
+    result = run_forked("trainer.bench.sweep", args, env, tmp_path, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(next(out.glob("bench-sizes-*.json")).read_text())
     assert report["endpoint"] == env["AWS_ENDPOINT_URL"]
@@ -88,5 +89,5 @@ def test_a_sweep_point_over_https_reads_every_key_once_with_the_lab_s_ca(tls_min
 )
 def test_without_the_lab_s_ca_the_sweep_stops_in_one_line(tls_minio, tmp_path, trust, pattern):
     env = https_env(tls_minio, tmp_path / trust if trust else None)
-    result = run_module("trainer.bench.sweep", ["--sizes", "1KB", "--out", str(tmp_path)], env, tmp_path)
+    result = run_forked("trainer.bench.sweep", ["--sizes", "1KB", "--out", str(tmp_path)], env, tmp_path)
     assert_one_line_error(result, 2, pattern)

@@ -12,13 +12,13 @@ from PIL import Image
 from labcore.clients import minio_client
 from labcore.settings import load_settings
 from tests.conftest import assert_one_line_error, run_module
-from tests.forked import run_trainer
+from tests.forked import run_forked
 
 
 def test_short_run_learns_and_saves_its_outputs(seed_bucket, lab_env, tmp_path):
     client = seed_bucket({"train": 401, "test": 61}, learnable=True, env=lab_env).client
     args = ["--epochs", "3", "--workers", "2", "--batch-size", "16", "--run-id", "short", "--no-progress"]
-    result = run_trainer(args, lab_env, tmp_path, timeout=600)
+    result = run_forked("trainer", args, lab_env, tmp_path, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     losses = [float(x) for x in re.findall(r"epoch \d/3: loss ([0-9.]+)", result.stdout)]
     assert len(losses) == 3 and losses[2] < losses[0], result.stdout
@@ -59,7 +59,7 @@ def test_short_run_learns_and_saves_its_outputs(seed_bucket, lab_env, tmp_path):
 def test_other_loaders_run_the_same_loop(seed_bucket, lab_env, tmp_path, loader):
     seed_bucket({"train": 53, "test": 17}, learnable=True, env=lab_env)
     args = ["--loader", loader, "--epochs", "1", "--workers", "3", "--no-progress"]
-    result = run_trainer(args, lab_env, tmp_path, timeout=600)
+    result = run_forked("trainer", args, lab_env, tmp_path, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "train: 53 of 53 objects, 0 duplicates; test: 17 of 17 objects, 0 duplicates" in result.stdout
 
@@ -67,14 +67,14 @@ def test_other_loaders_run_the_same_loop(seed_bucket, lab_env, tmp_path, loader)
 def test_empty_prefix_names_the_prefix(lab_env, tmp_path):
     client = minio_client(load_settings(environ=lab_env))
     client.make_bucket(lab_env["BUCKET"])
-    result = run_trainer([], lab_env, tmp_path)
+    result = run_forked("trainer", [], lab_env, tmp_path)
     assert_one_line_error(
         result, 1, rf"no objects under s3://{lab_env['BUCKET']}/mnist/train/: seed the bucket first"
     )
 
 
 def test_missing_bucket(lab_env, tmp_path):
-    result = run_trainer([], lab_env, tmp_path)
+    result = run_forked("trainer", [], lab_env, tmp_path)
     assert_one_line_error(result, 2, rf"bucket '{lab_env['BUCKET']}' does not exist .*check BUCKET")
 
 
@@ -90,7 +90,7 @@ def test_unusable_objects_are_counted_and_skipped_or_strict(seed_bucket, lab_env
     for key, body in bad.items():
         client.put_object(bucket, key, io.BytesIO(body), len(body))
     args = ["--epochs", "1", "--workers", "2", "--no-progress"]
-    result = run_trainer(args, lab_env, tmp_path, timeout=600)
+    result = run_forked("trainer", args, lab_env, tmp_path, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     assert "train: 24 of 24 objects, 0 duplicates, 4 skipped as unusable" in result.stdout
@@ -98,12 +98,12 @@ def test_unusable_objects_are_counted_and_skipped_or_strict(seed_bucket, lab_env
         "1 objects under" in result.stderr and "will be skipped, e.g. mnist/train/notes.txt" in result.stderr
     )
 
-    strict = run_trainer([*args, "--strict"], lab_env, tmp_path)
+    strict = run_forked("trainer", [*args, "--strict"], lab_env, tmp_path)
     assert_one_line_error(
         strict, 1, r"outside the <label>/<index>\.png layout, e\.g\. mnist/train/notes\.txt.*--strict"
     )
     client.remove_object(bucket, "mnist/train/notes.txt")
-    strict = run_trainer([*args, "--strict"], lab_env, tmp_path, timeout=600)
+    strict = run_forked("trainer", [*args, "--strict"], lab_env, tmp_path, timeout=600)
     assert_one_line_error(
         strict, 1, r"mnist/train/[345]/9000[012]\.png: (empty object|not a readable PNG).*--strict"
     )
@@ -122,5 +122,5 @@ def test_unusable_objects_are_counted_and_skipped_or_strict(seed_bucket, lab_env
     ],
 )
 def test_wrong_credentials_or_region(lab_env, tmp_path, override, code, pattern):
-    result = run_trainer([], {**lab_env, **override}, tmp_path)
+    result = run_forked("trainer", [], {**lab_env, **override}, tmp_path)
     assert_one_line_error(result, code, pattern)
