@@ -102,16 +102,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def child_env(env: dict[str, str]) -> dict[str, str]:
+    """The whole environment of a process a test starts: exactly ``env``, plus the caller's PATH
+    (to find docker, make, git) and unbuffered output (a killed process keeps what it printed)."""
+    import os
+
+    return {"PATH": os.environ.get("PATH", ""), "PYTHONUNBUFFERED": "1", **env}
+
+
 def run_module(module: str, args: list[str], env: dict[str, str], cwd: Path, timeout: float = 300):
     """Run ``python -m module`` with exactly ``env`` (plus PATH) in ``cwd``; no .env is read."""
-    import os
     import subprocess
     import sys
 
-    full_env = {"PATH": os.environ.get("PATH", ""), "PYTHONUNBUFFERED": "1", **env}
     return subprocess.run(
         [sys.executable, "-m", module, *args],
-        env=full_env,
+        env=child_env(env),
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -162,14 +168,12 @@ def kill_when(process, condition, timeout: float, what: str) -> None:
 
 def spawn(module: str, args: list[str], env: dict[str, str], cwd: Path):
     """Start ``python -m module`` in the background (to be killed), like :func:`run_module`."""
-    import os
     import subprocess
     import sys
 
-    full_env = {"PATH": os.environ.get("PATH", ""), "PYTHONUNBUFFERED": "1", **env}
     return subprocess.Popen(
         [sys.executable, "-m", module, *args],
-        env=full_env,
+        env=child_env(env),
         cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

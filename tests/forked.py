@@ -24,6 +24,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from tests.conftest import child_env
+
 # What the server imports once: torch, what its optimizers import, and the trainer's modules.
 PRELOAD = ["torch", "torch.distributed", "torch._dynamo", "trainer.cli", "trainer.session"]
 
@@ -138,7 +140,7 @@ class ForkedRun:
 def start_forked(module: str, args: list[str], env: dict[str, str], cwd: Path) -> ForkedRun:
     """:func:`tests.conftest.spawn`, forked: ``python -m MODULE ARGS`` in the background (to be
     killed), with exactly ``env`` (plus PATH, unbuffered output) in ``cwd``."""
-    return ForkedRun(module, args, {"PATH": os.environ.get("PATH", ""), "PYTHONUNBUFFERED": "1", **env}, cwd)
+    return ForkedRun(module, args, child_env(env), cwd)
 
 
 def run_forked(

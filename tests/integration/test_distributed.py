@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import pytest
 import torch
 
-from tests.conftest import free_port, wait_for
+from tests.conftest import child_env, free_port, wait_for
 from tests.faultproxy import delaying_proxy
 from tests.forked import run_forked, start_ranks
 from tests.integration.ranks import read_epoch
@@ -104,7 +104,7 @@ def torchrun(nproc: int, args: list[str], env: dict, cwd: Path, *, timeout: floa
         "trainer",
         *args,
     ]
-    full_env = {"PATH": os.environ.get("PATH", ""), "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1", **env}
+    full_env = child_env({"OMP_NUM_THREADS": "1", **env})
     if not wait:
         return subprocess.Popen(
             command, env=full_env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
