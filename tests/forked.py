@@ -9,8 +9,10 @@ process of its own, not a fork of the worker with its threads and connections), 
 
 What the tests check stays real: each run is a process of its own, with the test's argv,
 environment, working directory, stdout, stderr and exit status, running the real
-``trainer/__main__.py`` with real DataLoader workers; a kill kills a real trainer. The command
-line's own tests (``tests/unit``) and the Compose tests run the real ``python -m trainer``.
+``trainer/__main__.py`` with real DataLoader workers; a kill kills a real trainer. torchrun
+(``torch.distributed.run``) forks the same way, and the ranks it starts are its own processes,
+``python -u -m trainer`` as under the ``torchrun`` command. The command line's own tests
+(``tests/unit``) and the Compose tests run the real ``python -m trainer``.
 """
 
 from __future__ import annotations
@@ -26,8 +28,15 @@ from pathlib import Path
 
 from tests.conftest import child_env
 
-# What the server imports once: torch, what its optimizers import, and the trainer's modules.
-PRELOAD = ["torch", "torch.distributed", "torch._dynamo", "trainer.cli", "trainer.session"]
+# What the server imports once: torch, what its optimizers import, torchrun and the trainer's modules.
+PRELOAD = [
+    "torch",
+    "torch.distributed",
+    "torch._dynamo",
+    "torch.distributed.run",
+    "trainer.cli",
+    "trainer.session",
+]
 
 
 def _context():

@@ -13,7 +13,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -22,9 +21,9 @@ from urllib.parse import urlsplit
 import pytest
 import torch
 
-from tests.conftest import child_env, free_port, wait_for
+from tests.conftest import free_port, wait_for
 from tests.faultproxy import delaying_proxy
-from tests.forked import run_forked, start_ranks
+from tests.forked import run_forked, start_forked, start_ranks
 from tests.integration.ranks import read_epoch
 from trainer.delivery import Delivery
 from trainer.planning import plan_split
@@ -87,11 +86,12 @@ def test_read_ahead_gives_every_rank_the_same_batches(world_reads, world, kind):
 
 
 def torchrun(nproc: int, args: list[str], env: dict, cwd: Path, *, timeout: float = 600, wait=True):
-    """``torchrun --nproc-per-node N -m trainer ARGS`` on loopback (c10d rendezvous), as in the README."""
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
+    """``torchrun --nproc-per-node N -m trainer ARGS`` on loopback (c10d rendezvous), as in the README.
+
+    torchrun itself (``torch.distributed.run``, what the ``torchrun`` command runs) is forked from
+    the server that imported torch (:mod:`tests.forked`); its ranks are the processes it starts,
+    ``python -u -m trainer``, each importing torch as a user's ranks do."""
+    launcher = [
         "--nnodes",
         "1",
         "--nproc-per-node",
@@ -104,12 +104,10 @@ def torchrun(nproc: int, args: list[str], env: dict, cwd: Path, *, timeout: floa
         "trainer",
         *args,
     ]
-    full_env = child_env({"OMP_NUM_THREADS": "1", **env})
+    full_env = {"OMP_NUM_THREADS": "1", **env}
     if not wait:
-        return subprocess.Popen(
-            command, env=full_env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-    return subprocess.run(command, env=full_env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+        return start_forked("torch.distributed.run", launcher, full_env, cwd)
+    return run_forked("torch.distributed.run", launcher, full_env, cwd, timeout=timeout)
 
 
 def metrics_of(client, bucket: str, run_id: str) -> dict:
