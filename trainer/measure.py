@@ -44,17 +44,25 @@ def label_entropy(labels) -> float:
     return -sum(n / total * math.log2(n / total) for n in counts.values()) if total else 0.0
 
 
+def child_pids(pid: int) -> list[int]:
+    """The child processes of ``pid``, whichever of its threads started them, from /proc.
+
+    A thread that ends (or a process that exits) while they are read had none to give."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found.extend(int(c) for c in (task / "children").read_text().split())
+        except OSError:
+            continue
+    return found
+
+
 def _descendants(pid: int) -> list[int]:
     found, stack = [], [pid]
     while stack:
-        current = stack.pop()
-        for task in Path(f"/proc/{current}/task").glob("*"):
-            try:
-                children = [int(c) for c in (task / "children").read_text().split()]
-            except OSError:
-                continue
-            found.extend(children)
-            stack.extend(children)
+        children = child_pids(stack.pop())
+        found.extend(children)
+        stack.extend(children)
     return found
 
 

@@ -26,6 +26,7 @@ from tests.faultproxy import delaying_proxy
 from tests.forked import run_forked, start_forked, start_ranks
 from tests.integration.ranks import read_epoch
 from trainer.delivery import Delivery
+from trainer.measure import child_pids
 from trainer.planning import plan_split
 
 SAMPLES = 1003
@@ -212,9 +213,8 @@ def checkpointed(client, bucket: str, run_id: str, ending: str) -> bool:
 
 def rank_pids(torchrun_pid: int) -> dict[int, int]:
     """``{rank: pid}`` of torchrun's worker processes, read from /proc."""
-    children = Path(f"/proc/{torchrun_pid}/task/{torchrun_pid}/children").read_text().split()
     ranks = {}
-    for pid in map(int, children):
+    for pid in child_pids(torchrun_pid):
         environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
         rank = next((int(v[5:]) for v in environ if v.startswith(b"RANK=")), None)
         if rank is not None:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from labcore.clients import minio_client
 from tests.integration.conftest import use_credentials
 from trainer.datasets import build_loader, epoch_order
+from trainer.measure import child_pids
 
 COUNTS = {"train": 37, "test": 11}  # prime counts: no worker count divides them
 
@@ -74,16 +75,8 @@ def test_every_object_exactly_once(seeded, monkeypatch, kind, shuffle, workers):
 
 
 def children() -> set[int]:
-    """This process's child processes (its DataLoader workers), from /proc."""
-    found = set()
-    for task in Path("/proc/self/task").iterdir():
-        try:
-            found.update(int(pid) for pid in (task / "children").read_text().split())
-        except FileNotFoundError:
-            # A thread of this process (the connector's, an earlier loader's) ended between the
-            # listing and the read: it had no children to give.
-            continue
-    return found
+    """This process's child processes (its DataLoader workers)."""
+    return set(child_pids(os.getpid()))
 
 
 @pytest.mark.parametrize("kind", ["s3iter", "s3prefix", "map", "manual"])
