@@ -108,7 +108,7 @@ class ForkedRun:
 
     def __init__(self, module: str, args: list[str], env: dict[str, str], cwd: Path):
         self.args = ["python", "-m", module, *args]
-        self._dir = tempfile.mkdtemp(prefix="trainer-run-")
+        self._dir = tempfile.mkdtemp(prefix="forked-run-")
         self._out, self._err = (os.path.join(self._dir, name) for name in ("stdout", "stderr"))
         for path in (self._out, self._err):
             Path(path).touch()
