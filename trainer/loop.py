@@ -94,13 +94,11 @@ class Training:
         """The run's deadlines, as the world was joined with them."""
         return self.world.deadlines
 
-    def waiting(self, seconds: float, what: str, *, probe: float = 0.0) -> None:
-        if self.watchdog is not None:
-            self.watchdog.arm(seconds, what, probe=probe)
-
-    def done_waiting(self) -> None:
-        if self.watchdog is not None:
-            self.watchdog.disarm()
+    def waiting(self, seconds: float, what: str, *, probe: float = 0.0):
+        """A block that waits on the store, under the watchdog's deadline when there is one."""
+        if self.watchdog is None:
+            return contextlib.nullcontext(lambda: None)
+        return self.watchdog.waiting(seconds, what, probe=probe)
 
 
 def train_epoch(
@@ -137,11 +135,9 @@ def train_epoch(
         while True:
             waited = time.perf_counter()
             first = step == 0
-            t.waiting(
-                t.deadlines.first_batch if first else t.deadlines.batch, f"waiting for data in epoch {epoch}"
-            )
-            batch = next(iterator, None)
-            t.done_waiting()
+            deadline = t.deadlines.first_batch if first else t.deadlines.batch
+            with t.waiting(deadline, f"waiting for data in epoch {epoch}"):
+                batch = next(iterator, None)
             started = time.perf_counter()
             if first:
                 stats.startup_seconds += started - waited
@@ -204,9 +200,10 @@ def evaluate(t: Training, batches: Iterable[Batch]) -> EpochStats:
     stats = EpochStats()
     iterator = iter(batches)
     while True:
-        t.waiting(t.deadlines.first_batch if not stats.delivery.keys else t.deadlines.batch, "evaluating")
-        batch = next(iterator, None)
-        t.done_waiting()
+        with t.waiting(
+            t.deadlines.first_batch if not stats.delivery.keys else t.deadlines.batch, "evaluating"
+        ):
+            batch = next(iterator, None)
         if batch is None:
             break
         stats.delivery.add(batch.keys, batch.workers.tolist(), batch.problems)
@@ -242,16 +239,16 @@ def _checkpoint(
         # A deadline per PUT, and a longer one than for a batch: a write waits for quorum.
         seconds = t.deadlines.checkpoint_write
         starts: list[float] = []
+        with t.waiting(seconds, "writing a checkpoint", probe=PROBE_WRITES) as restart:
 
-        def each_write() -> None:
-            starts.append(time.perf_counter())
-            t.waiting(seconds, "writing a checkpoint", probe=PROBE_WRITES)
+            def each_write() -> None:
+                starts.append(time.perf_counter())
+                restart()
 
-        t.checkpointer.save(
-            t.module, t.optimizer, epoch=epoch, step=step, trained=trained, reports=t.history, rng=rng,
-            trained_set=trained_set, each_write=each_write,
-        )  # fmt: skip
-        t.done_waiting()
+            t.checkpointer.save(
+                t.module, t.optimizer, epoch=epoch, step=step, trained=trained, reports=t.history, rng=rng,
+                trained_set=trained_set, each_write=each_write,
+            )  # fmt: skip
         slowest = max(b - a for a, b in zip(starts, [*starts[1:], time.perf_counter()], strict=True))
         if slowest > seconds * SLOW_WRITE:
             print(

@@ -88,15 +88,14 @@ class Session:
             return Resumed(epoch=1, step=0, trained=0, reports=[])
 
         def load():
-            self.watchdog.arm(self.world.deadlines.checkpoint_write, "reading the run's latest checkpoint")
-            try:
-                with (
-                    store_errors(self.settings, "s3"),
-                    connector_errors(f"reading checkpoints of run {self.run_id} failed"),
-                ):
-                    return self.checkpointer.load(resume_from)
-            finally:
-                self.watchdog.disarm()
+            with (
+                self.watchdog.waiting(
+                    self.world.deadlines.checkpoint_write, "reading the run's latest checkpoint"
+                ),
+                store_errors(self.settings, "s3"),
+                connector_errors(f"reading checkpoints of run {self.run_id} failed"),
+            ):
+                return self.checkpointer.load(resume_from)
 
         start = apply(self.world.decide(load), self.module, self.optimizer, self.world.rank, self.listing)
         if start.left_out:
@@ -176,12 +175,13 @@ class Session:
             "per_epoch": [r.as_dict() for r in reports],
         }
         # Three PUTs, each given what a checkpoint PUT gets: the watchdog ends a hung one in one line.
-        training.waiting(
-            3 * training.deadlines.checkpoint_write, "saving the run's model, metrics and report"
-        )
-        with connector_errors(f"saving the run to s3://{s.bucket}/runs/{self.run_id}/ failed"):
+        with (
+            training.waiting(
+                3 * training.deadlines.checkpoint_write, "saving the run's model, metrics and report"
+            ),
+            connector_errors(f"saving the run to s3://{s.bucket}/runs/{self.run_id}/ failed"),
+        ):
             base = write_run_outputs(s, self.run_id, self.module, metrics)
-        training.done_waiting()
         print(
             f"run {self.run_id}: test accuracy {reports[-1].test_accuracy:.2%} after {s.epochs} epochs; "
             f"model.pt, metrics.json and report.png at {base}",

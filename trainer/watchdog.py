@@ -9,11 +9,13 @@ only way out: the blocked call is in native code and cannot be interrupted from 
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import sys
 import threading
 import time
+from functools import partial
 
 
 class Watchdog:
@@ -29,6 +31,8 @@ class Watchdog:
         self._next_probe = 0.0
         self._wait = 0  # which wait is armed: a diagnosis is only acted on for the wait it was made in
         self._lock = threading.Lock()
+        # Set once the watchdog has taken the last word: the process ends in its line alone.
+        self._ending = False
         threading.Thread(target=self._watch, name="store-watchdog", daemon=True).start()
 
     def arm(self, seconds: float, what: str, *, probe: float = 0.0) -> None:
@@ -46,8 +50,27 @@ class Watchdog:
             self._wait += 1
 
     def disarm(self) -> None:
+        """End the armed wait. If the watchdog has already begun to end the process, never return:
+        the caller's next line (an error of its own) would be a second one."""
         with self._lock:
             self._deadline = None
+            ending = self._ending
+        if ending:
+            threading.Event().wait()
+
+    @contextlib.contextmanager
+    def waiting(self, seconds: float, what: str, *, probe: float = 0.0):
+        """Armed for the block's duration, however it ends: an error raised in the wait is the
+        caller's to report, and a deadline left armed behind it would add a second line.
+
+        Yields ``restart()``, which gives the wait its full deadline again (one per PUT of a
+        checkpoint's several).
+        """
+        self.arm(seconds, what, probe=probe)
+        try:
+            yield partial(self.arm, seconds, what, probe=probe)
+        finally:
+            self.disarm()
 
     def _watch(self) -> None:
         while True:
@@ -61,15 +84,18 @@ class Watchdog:
                     self._next_probe = now + self._probe
                 seconds, what, wait = self._seconds, self._what, self._wait
             if late:
-                self._end(self.diagnose() if self.diagnose is not None else "", seconds, what)
+                self._end(self.diagnose() if self.diagnose is not None else "", seconds, what, wait)
             elif probing and self.diagnose is not None:
                 cause = self.diagnose()
-                with self._lock:
-                    still = self._deadline is not None and self._wait == wait
-                if cause and still:
-                    self._end(cause, seconds, what)
+                if cause:
+                    self._end(cause, seconds, what, wait)
 
-    def _end(self, cause: str, seconds: float, what: str) -> None:
+    def _end(self, cause: str, seconds: float, what: str, wait: int) -> None:
+        # A diagnosis takes time: the wait may have ended meanwhile, and then it is not ours to end.
+        with self._lock:
+            if self._deadline is None or self._wait != wait:
+                return
+            self._ending = True
         print(
             f"python -m trainer: error: {self.prefix}"
             + (
