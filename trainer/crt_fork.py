@@ -3,9 +3,9 @@
 The connector's native client (the AWS CRT) keeps a process-wide mutex that each of its threads
 takes as it ends. A fork while one holds it hands the child a mutex nobody will release, and the
 child's first S3 client waits on it forever: a DataLoader worker stuck in ``S3Client._client_builder``
-(``aws_mutex_lock``), its parent waiting for data. Reproduced here about once in 40 rounds of "read
-with ``num_workers=0``, then iterate a loader with workers" on a loaded 2-core machine, and seen in
-the test suite's distributed ranks.
+(``aws_mutex_lock``), its parent waiting for data. Reproduced here twice in 198 rounds of "read
+with ``num_workers=0``, then iterate a loader with workers" on a loaded 2-core machine (none in 300
+with this handler), and seen in the test suite's distributed ranks.
 
 The connector's own before-fork handler drops its clients and waits 0.5 s for their threads, but
 only when a client is alive at the fork. When the last one was dropped just before (the loader that

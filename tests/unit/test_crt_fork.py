@@ -1,6 +1,6 @@
 """A fork waits for the connector's native threads that are still running (trainer/crt_fork.py).
 
-The hang itself is a race (about one round in 40 of "read in the main process, then fork
+The hang itself is a race (twice in 198 rounds of "read in the main process, then fork
 DataLoader workers" on a loaded 2-core machine), so these tests pin what the handler decides,
 each in a process of its own, with no network: a native client's threads start when it is made.
 """
