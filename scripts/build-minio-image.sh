@@ -93,8 +93,9 @@ if ! command -v go >/dev/null 2>&1; then
   exit 0
 fi
 
-# Static Linux binaries, whatever the host OS: the image is Linux.
-export CGO_ENABLED=0 GOOS=linux GOARCH=${GOARCH:-$(go env GOARCH)} GOFLAGS=-trimpath
+# Static Linux binaries, whatever the host OS: the image is Linux. No DWARF from the compiler:
+# the linker strips it anyway (-s -w), and making it cost 4% of a compile's CPU (VersityGW here).
+export CGO_ENABLED=0 GOOS=linux GOARCH=${GOARCH:-$(go env GOARCH)} GOFLAGS="-trimpath -gcflags=all=-dwarf=false"
 out=$bindir/$key
 mkdir -p "$out"
 if [ ! -x "$out/minio" ]; then

@@ -72,7 +72,7 @@ need() { command -v "$1" >/dev/null 2>&1 || die "$store needs $1 on the host ($2
 build_versitygw() {
   need go "https://go.dev/dl/"
   log "go install github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION (1-4 minutes the first time)"
-  CGO_ENABLED=0 GOOS=linux GOARCH=${GOARCH:-$(go env GOARCH)} GOFLAGS=-trimpath GOBIN="$bindir" \
+  CGO_ENABLED=0 GOOS=linux GOARCH=${GOARCH:-$(go env GOARCH)} GOFLAGS="-trimpath -gcflags=all=-dwarf=false" GOBIN="$bindir" \
     go install -ldflags "-s -w -X=main.Version=$VERSITYGW_VERSION -X=main.Build=$VERSITYGW_VERSION" \
     "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
 }
@@ -84,7 +84,7 @@ build_seaweedfs() {
     || die "$mod/go.mod does not require seaweedfs $SEAWEEDFS_MODULE_VERSION; keep the two pins equal"
   log "go build github.com/seaweedfs/seaweedfs/weed@$SEAWEEDFS_MODULE_VERSION (4-20 minutes and 2.6 GB of memory the first time)"
   # -mod=readonly: exactly the versions in the committed go.mod/go.sum, or an error.
-  (cd "$mod" && CGO_ENABLED=0 GOOS=linux GOARCH=${GOARCH:-$(go env GOARCH)} GOFLAGS="-trimpath -mod=readonly" \
+  (cd "$mod" && CGO_ENABLED=0 GOOS=linux GOARCH=${GOARCH:-$(go env GOARCH)} GOFLAGS="-trimpath -mod=readonly -gcflags=all=-dwarf=false" \
     go build -ldflags "-s -w -X github.com/seaweedfs/seaweedfs/weed/util/version.COMMIT=${SEAWEEDFS_MODULE_VERSION##*-}" \
     -o "$bindir/weed" github.com/seaweedfs/seaweedfs/weed)
 }
